@@ -1,0 +1,80 @@
+"""Exact and high-precision evaluation, used to re-check every counterexample before it is reported.
+
+A candidate counterexample (from z3 under an abstraction, from random sampling or from hypothesis) is
+only a *refutation* once the inequality it claims has been confirmed here: with exact rational
+arithmetic when f is rational at the point, otherwise with sympy's arbitrary-precision evaluation at
+60 digits and a margin far above its error, so float rounding never produces a false alarm.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import sympy
+
+from pgcheck.expr import X, Y
+
+DIGITS = 60
+MARGIN = sympy.Float("1e-40", DIGITS)
+
+
+class Undefined(ArithmeticError):
+    """f has no finite real value at the point."""
+
+
+def rational(v: Fraction) -> sympy.Rational:
+    return sympy.Rational(v.numerator, v.denominator)
+
+
+def value(expr: sympy.Expr, x: Fraction, y: Fraction) -> sympy.Expr:
+    """f(x, y) as an exact sympy number (possibly transcendental); raises :class:`Undefined`."""
+    out = expr.subs({X: rational(x), Y: rational(y)})
+    if isinstance(out, sympy.Piecewise):
+        out = out.doit()
+    if not isinstance(out, sympy.Expr) or not out.is_number or out.has(sympy.zoo, sympy.nan, sympy.oo,
+                                                                      -sympy.oo):
+        raise Undefined(f"f({fmt(x)}, {fmt(y)}) = {out} is not a finite real number")
+    if out.is_real is False:
+        raise Undefined(f"f({fmt(x)}, {fmt(y)}) = {out} is not real")
+    return out
+
+
+def sign(v: sympy.Expr) -> int:
+    """The sign of a real sympy number; 0 when |v| is below the certified margin (not decided)."""
+    if isinstance(v, sympy.Rational):
+        return int(sympy.sign(v))
+    n = sympy.N(v, DIGITS)
+    if not n.is_real:
+        raise Undefined(f"{v} is not real")
+    if n > MARGIN:
+        return 1
+    if n < -MARGIN:
+        return -1
+    return 0
+
+
+def greater(a: sympy.Expr, b: sympy.Expr) -> bool:
+    """True only when a > b is certain."""
+    return sign(a - b) > 0
+
+
+def fmt(v: Fraction) -> str:
+    """A rational as the shortest faithful text: a decimal when it terminates, else p/q."""
+    if v.denominator == 1:
+        return str(v.numerator)
+    d = v.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d == 1:
+        s = f"{float(v)!r}"
+        if Fraction(s) == v:
+            return s
+    return f"{v.numerator}/{v.denominator}"
+
+
+def show(v: sympy.Expr) -> str:
+    """A number for people: exact when rational and short, else 15 significant digits."""
+    if isinstance(v, sympy.Rational) and len(str(v)) <= 24:
+        return fmt(Fraction(int(v.p), int(v.q)))
+    return str(sympy.N(v, 15))

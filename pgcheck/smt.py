@@ -1,0 +1,242 @@
+"""Encode a sympy scale expression into z3's real arithmetic, exactly where possible.
+
+Polynomials, rationals, Piecewise, max/min/abs/sign, comparisons and and/or/not are encoded exactly,
+so z3's nonlinear real arithmetic (nlsat) *decides* claims about piecewise-polynomial functions.
+Transcendental functions become fresh variables constrained by true facts only (a *sound
+abstraction*): an ``unsat`` answer is a proof for the real function, a ``sat`` answer is only a
+candidate that must be re-checked on the real function (:mod:`pgcheck.exact`).
+
+Partial operations (division, log, sqrt) record *domain obligations*: each is a pair (guard, cond)
+meaning "whenever guard holds, cond must hold for f to be defined". A proof is only sound over the
+real function once every obligation is discharged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import sympy
+import z3
+
+from pgcheck.expr import X, Y
+
+ABSTRACTION_FACTS: dict[str, str] = {
+    "exp": "exp as a positive strictly increasing function with exp(t) >= 1 + t, exp(t)(1 - t) <= 1 "
+           "for t < 1, exp(0) = 1",
+    "log": "log on (0, inf) as a strictly increasing function with 1 - 1/t <= log(t) <= t - 1, log(1) = 0",
+    "tanh": "tanh as a strictly increasing odd-signed function into (-1, 1) with |tanh(t)| <= |t|",
+    "sin": "sin as a function into [-1, 1]",
+    "cos": "cos as a function into [-1, 1]",
+    "const": "transcendental constants as rational intervals of width 2e-35 (evaluated to 45 digits)",
+}
+
+
+class Unsupported(TypeError):
+    """The expression holds something the encoder cannot represent soundly."""
+
+
+@dataclass
+class Obligation:
+    guard: Any  # z3 BoolRef
+    cond: Any   # z3 BoolRef
+    what: str
+
+
+@dataclass
+class Encoder:
+    """Encodes sympy terms; one encoder per query so abstraction facts can relate all instances."""
+
+    axioms: list[Any] = field(default_factory=list)
+    obligations: list[Obligation] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    _instances: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
+    _memo: dict[tuple[str, str, sympy.Basic], Any] = field(default_factory=dict)
+    _constants: dict[sympy.Basic, Any] = field(default_factory=dict)
+    _fresh: int = 0
+
+    def instance(self, expr: sympy.Expr, x: Any, y: Any, guard: Any = None) -> Any:
+        """The z3 term of ``expr`` with X := x and Y := y."""
+        env = {X: x, Y: y}
+        return self.enc(expr, env, z3.BoolVal(True) if guard is None else guard)
+
+    def fresh(self, stem: str) -> Any:
+        self._fresh += 1
+        return z3.Real(f"{stem}!{self._fresh}")
+
+    def monotone(self, kind: str, arg: Any, var: Any) -> None:
+        """Relate a new instance of a strictly increasing function to all earlier ones."""
+        for other_arg, other_var in self._instances.setdefault(kind, []):
+            self.axioms.append(z3.Implies(arg < other_arg, var < other_var))
+            self.axioms.append(z3.Implies(arg > other_arg, var > other_var))
+            self.axioms.append(z3.Implies(arg == other_arg, var == other_var))
+        self._instances[kind].append((arg, var))
+
+    def constant(self, e: sympy.Expr) -> Any:
+        if isinstance(e, sympy.Rational):
+            return z3.RealVal(Fraction(int(e.p), int(e.q)))
+        if e in self._constants:  # one variable per constant, or instances could disagree on it
+            return self._constants[e]
+        value = sympy.N(e, 45)
+        if not value.is_real:
+            raise Unsupported(f"constant {e} is not real")
+        centre = Fraction(str(value))
+        c = self.fresh("const")
+        eps = Fraction(1, 10**35) + abs(centre) * Fraction(1, 10**40)
+        self.axioms += [c >= z3.RealVal(centre - eps), c <= z3.RealVal(centre + eps)]
+        self.used.add("const")
+        self._constants[e] = c
+        return c
+
+    def enc(self, e: sympy.Basic, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
+        key = (env[X].sexpr(), env[Y].sexpr(), e)
+        if key in self._memo and not _partial(e):
+            return self._memo[key]
+        out = self._enc(e, env, guard)
+        self._memo[key] = out
+        return out
+
+    def _enc(self, e: sympy.Basic, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
+        if e in env:
+            return env[e]
+        if e is sympy.true:
+            return z3.BoolVal(True)
+        if e is sympy.false:
+            return z3.BoolVal(False)
+        if isinstance(e, sympy.Expr) and e.is_number:
+            return self.constant(e)
+
+        def sub(a: sympy.Basic, g: Any = guard) -> Any:
+            return self.enc(a, env, g)
+
+        if isinstance(e, sympy.Add):
+            return z3.Sum([sub(a) for a in e.args])
+        if isinstance(e, sympy.Mul):
+            return z3.Product([sub(a) for a in e.args])
+        if isinstance(e, sympy.Pow):
+            return self.power(e, env, guard)
+        if isinstance(e, sympy.Piecewise):
+            return self.piecewise(e, env, guard)
+        if isinstance(e, sympy.Max | sympy.Min):
+            args = [sub(a) for a in e.args]
+            out = args[0]
+            for a in args[1:]:
+                out = z3.If(a > out, a, out) if isinstance(e, sympy.Max) else z3.If(a < out, a, out)
+            return out
+        if isinstance(e, sympy.Abs):
+            a = sub(e.args[0])
+            return z3.If(a >= 0, a, -a)
+        if isinstance(e, sympy.sign):
+            a = sub(e.args[0])
+            return z3.If(a > 0, z3.RealVal(1), z3.If(a < 0, z3.RealVal(-1), z3.RealVal(0)))
+        rel = _RELATIONS.get(type(e))
+        if rel is not None:
+            return rel(sub(e.args[0]), sub(e.args[1]))
+        if isinstance(e, sympy.And):
+            return z3.And([sub(a) for a in e.args])
+        if isinstance(e, sympy.Or):
+            return z3.Or([sub(a) for a in e.args])
+        if isinstance(e, sympy.Not):
+            return z3.Not(sub(e.args[0]))
+        if isinstance(e, sympy.exp):
+            return self.exp(sub(e.args[0]))
+        if isinstance(e, sympy.log):
+            return self.log(sub(e.args[0]), guard)
+        if isinstance(e, sympy.tanh):
+            return self.tanh(sub(e.args[0]))
+        if isinstance(e, sympy.sin | sympy.cos):
+            v = self.fresh(type(e).__name__)
+            self.axioms += [v >= -1, v <= 1]
+            self.used.add(type(e).__name__)
+            return v
+        raise Unsupported(f"z3 encoding of {type(e).__name__} is not available")
+
+    def power(self, e: sympy.Pow, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
+        base, exponent = e.args
+        if base.is_number and not exponent.is_number:
+            return self.enc(sympy.exp(exponent * sympy.log(base)), env, guard)
+        b = self.enc(base, env, guard)
+        if exponent.is_Integer:
+            n = int(exponent)
+            if n == 0:
+                return z3.RealVal(1)
+            m = b if abs(n) == 1 else (z3.Product([b] * abs(n)) if abs(n) <= 8 else b ** abs(n))
+            if n > 0:
+                return m
+            self.obligations.append(Obligation(guard, b != 0, f"division by {base}"))
+            return 1 / m
+        if exponent == sympy.Rational(1, 2):
+            self.obligations.append(Obligation(guard, b >= 0, f"sqrt of {base}"))
+            s = self.fresh("sqrt")
+            self.axioms += [s >= 0, z3.Implies(b >= 0, s * s == b)]
+            return s
+        if exponent == sympy.Rational(-1, 2):
+            return 1 / self.power(sympy.Pow(base, sympy.Rational(1, 2), evaluate=False), env, guard)
+        raise Unsupported(f"power with exponent {exponent}")
+
+    def piecewise(self, e: sympy.Piecewise, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
+        conds = [self.enc(c, env, guard) for _, c in e.args]
+        covered = z3.Or(conds)
+        self.obligations.append(Obligation(guard, covered, "a Piecewise with no branch for some input"))
+        out: Any = None
+        taken = z3.BoolVal(False)
+        values = []
+        for (value, _), c in zip(e.args, conds, strict=True):
+            g = z3.And(guard, z3.Not(taken), c)
+            values.append(self.enc(value, env, g))
+            taken = z3.Or(taken, c)
+        out = values[-1]
+        for v, c in zip(reversed(values[:-1]), reversed(conds[:-1]), strict=True):
+            out = z3.If(c, v, out)
+        return out
+
+    def exp(self, a: Any) -> Any:
+        v = self.fresh("exp")
+        self.axioms += [v > 0, v >= 1 + a, z3.Implies(a < 1, v * (1 - a) <= 1),
+                        z3.Implies(a == 0, v == 1), z3.Implies(a < 0, v < 1)]
+        self.monotone("exp", a, v)
+        self.used.add("exp")
+        return v
+
+    def log(self, a: Any, guard: Any) -> Any:
+        self.obligations.append(Obligation(guard, a > 0, "log of a non-positive number"))
+        v = self.fresh("log")
+        self.axioms += [z3.Implies(a > 0, z3.And(v <= a - 1, v * a >= a - 1)), z3.Implies(a == 1, v == 0)]
+        self.monotone("log", a, v)
+        self.used.add("log")
+        return v
+
+    def tanh(self, a: Any) -> Any:
+        v = self.fresh("tanh")
+        self.axioms += [v > -1, v < 1, z3.Implies(a > 0, z3.And(v > 0, v <= a)),
+                        z3.Implies(a < 0, z3.And(v < 0, v >= a)), z3.Implies(a == 0, v == 0)]
+        self.monotone("tanh", a, v)
+        self.used.add("tanh")
+        return v
+
+
+def _partial(e: sympy.Basic) -> bool:
+    return isinstance(e, sympy.Pow | sympy.log | sympy.Piecewise)
+
+
+_RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
+    sympy.StrictLessThan: lambda a, b: a < b, sympy.LessThan: lambda a, b: a <= b,
+    sympy.StrictGreaterThan: lambda a, b: a > b, sympy.GreaterThan: lambda a, b: a >= b,
+    sympy.Equality: lambda a, b: a == b, sympy.Unequality: lambda a, b: a != b,
+}
+
+
+def model_value(model: Any, var: Any) -> Fraction:
+    """A rational value of ``var`` in a z3 model (algebraic numbers rounded to 30 digits)."""
+    v = model.eval(var, model_completion=True)
+    if z3.is_rational_value(v):
+        return Fraction(v.numerator_as_long(), v.denominator_as_long())
+    if z3.is_algebraic_value(v):
+        return Fraction(v.approx(30).as_fraction())
+    raise Unsupported(f"z3 returned a non-numeric model value {v}")
+
+
+def describe_abstractions(used: set[str]) -> str:
+    return "; ".join(ABSTRACTION_FACTS[k] for k in sorted(used))
