@@ -23,6 +23,8 @@ from fractions import Fraction
 
 import sympy
 
+from pgcheck.errors import UserError
+
 X = sympy.Symbol("x", real=True)
 Y = sympy.Symbol("y", real=True)
 
@@ -35,7 +37,7 @@ MAX_LITERAL = Fraction(10) ** 30
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class ExprError(ValueError):
+class ExprError(UserError, ValueError):
     """A scale-function text that pgcheck refuses; ``str(err)`` is one line for the user."""
 
     def __init__(self, message: str, column: int | None = None) -> None:

@@ -1,0 +1,65 @@
+"""The ``pgcheck`` command line: one console script, one module per subcommand.
+
+Each subcommand lives in ``pgcheck/commands/<name>.py`` and provides ``HELP: str``,
+``configure(parser) -> None`` and ``run(args) -> int``. Modules import their heavy dependencies
+(torch, gymnasium, matplotlib) inside ``run`` so that ``pgcheck validate`` starts fast.
+
+Exit codes: 0 success, 1 a negative finding (e.g. INVALID, a failed proof check), 2 bad input,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pgcheck import __version__
+from pgcheck.errors import UserError
+
+# (subcommand, module): add a line here to add a subcommand.
+COMMANDS: list[tuple[str, str]] = [
+    ("validate", "pgcheck.commands.validate"),
+    ("demo", "pgcheck.commands.demo"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's usage dump is several lines; keep one
+        self.exit(2, f"pgcheck: error: {message} (see 'pgcheck {self.prog.split()[-1]} --help')\n"
+                  if " " in self.prog else f"pgcheck: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pgcheck", description="Checked policy-optimisation update rules "
+                     "(form x scale, Gummadi et al., ICML 2022).")
+    parser.add_argument("--version", action="version", version=f"pgcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS:
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args._run(args)
+        return code
+    except UserError as exc:
+        print(f"pgcheck: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pgcheck: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
