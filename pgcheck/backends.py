@@ -165,7 +165,7 @@ def to_torch(expr: sympy.Expr) -> TensorFn:
     node = _compile(expr, _Ops(torch, is_torch=True))
 
     def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        xb, yb = torch.broadcast_tensors(x, y.to(x.dtype))
+        xb, yb = torch.broadcast_tensors(x, y.to(x.dtype))  # type: ignore[no-untyped-call]
         out: torch.Tensor = node(xb, yb)
         return out
     return f

@@ -26,7 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,15 +38,15 @@ import z3
 from pgcheck import __version__, exact, scales, search
 from pgcheck.backends import ArrayFn, to_numpy, to_torch
 from pgcheck.certificate import (
+    _TOKEN,
     PROPERTY_STATEMENTS,
     Certificate,
     CheckedScale,
     PropertyResult,
     Verdict,
-    _TOKEN,
     canonical_hash,
 )
-from pgcheck.expr import X, Y, ExprError, Expression, parse, parse_number
+from pgcheck.expr import ExprError, Expression, X, Y, parse, parse_number
 from pgcheck.smt import Encoder, Unsupported, describe_abstractions, model_value
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -58,7 +58,7 @@ class Options:
     """How hard to try. ``timeout_ms`` bounds each z3 query; the budget bounds the search."""
 
     timeout_ms: int = 2000
-    budget: search.Budget = search.Budget()
+    budget: search.Budget = field(default_factory=search.Budget)
     use_cache: bool = True
 
     def key(self) -> str:

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pgcheck import __version__
 from pgcheck.errors import UserError
@@ -26,9 +27,9 @@ COMMANDS: list[tuple[str, str]] = [
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's usage dump is several lines; keep one
-        self.exit(2, f"pgcheck: error: {message} (see 'pgcheck {self.prog.split()[-1]} --help')\n"
-                  if " " in self.prog else f"pgcheck: error: {message}\n")
+    def error(self, message: str) -> NoReturn:  # argparse's usage dump is several lines; keep one
+        hint = f" (see '{self.prog} --help')"
+        self.exit(2, f"pgcheck: error: {message}{hint}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

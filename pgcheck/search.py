@@ -46,7 +46,8 @@ def mixture(rng: np.random.Generator, n: int) -> np.ndarray:
 def _call(f: ArrayFn, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = np.asarray(f(x, y), dtype=np.float64)
-    return np.broadcast_to(out, np.broadcast(x, y).shape)
+    shaped: np.ndarray = np.broadcast_to(out, np.broadcast(x, y).shape)
+    return shaped
 
 
 def _rank(score: np.ndarray, keep: int) -> np.ndarray:
@@ -56,7 +57,11 @@ def _rank(score: np.ndarray, keep: int) -> np.ndarray:
 
 
 def _tol(*values: np.ndarray) -> np.ndarray:
-    return 1e-9 * (1.0 + sum(np.abs(v) for v in values))
+    """A violation smaller than this is float noise, not a candidate."""
+    total = np.ones(np.broadcast(*values).shape)
+    for v in values:
+        total = total + np.abs(v)
+    return 1e-9 * total
 
 
 def undefined_points(f: ArrayFn, budget: Budget, keep: int = 8) -> list[tuple[float, float]]:
