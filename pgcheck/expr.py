@@ -130,6 +130,10 @@ class _Translator:
         if kind != _NUM:
             raise self.fail(node, "a comparison or and/or/not can only be used as a condition "
                                   "('a if cond else b'), not as a number")
+        if value.is_number and (value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I)
+                                or value.is_real is False):
+            raise self.fail(node, f"'{ast.unparse(node)}' is undefined or not a real number (it is {value}); "
+                                  "check divisions, log and sqrt of constants and parameter values")
         return value
 
     def cond(self, node: ast.AST, depth: int) -> sympy.Basic:
@@ -334,6 +338,10 @@ def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -
         expr = translator.num(tree.body, 0)
     except RecursionError:
         raise ExprError(f"expression nested too deeply (limit {MAX_DEPTH} levels)") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, ExprError):
+            raise
+        raise ExprError(f"the expression cannot be formed: {exc}") from None
     unused = sorted(set(exact) - translator.used_params)
     if unused:
         raise ExprError(f"parameter(s) {', '.join(unused)} given but not used in the expression")

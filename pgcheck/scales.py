@@ -46,7 +46,12 @@ class ScaleDef:
         return out
 
     def expression(self, given: Mapping[str, str | Fraction] | None = None) -> Expression:
-        return parse(self.source, self.resolve(given))
+        values = self.resolve(given)
+        try:
+            return parse(self.source, values)
+        except ExprError as exc:
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            raise ExprError(f"{self.name}({shown}) is not defined: {exc}") from None
 
 
 REGISTRY: dict[str, ScaleDef] = {

@@ -40,9 +40,34 @@ class Unsupported(TypeError):
 
 @dataclass
 class Obligation:
+    """Whenever ``guard`` holds, ``cond`` must hold; ``operand``/``kind`` restate it in sympy."""
+
     guard: Any  # z3 BoolRef
     cond: Any   # z3 BoolRef
     what: str
+    sym_guard: sympy.Basic = sympy.true
+    operand: sympy.Expr = sympy.S.One
+    kind: str = "nonzero"  # nonzero | positive | nonnegative | covered
+
+    def violated_at(self, x: Fraction, y: Fraction) -> bool:
+        """True only when the point certainly violates this obligation (exact evaluation)."""
+        from pgcheck import exact
+
+        point = {X: exact.rational(x), Y: exact.rational(y)}
+        if self.sym_guard.subs(point) is not sympy.true:
+            return False
+        if self.kind == "covered":
+            return True
+        value = self.operand.subs(point)
+        try:
+            sign = exact.sign(value)
+        except exact.Undefined:
+            return True
+        if self.kind == "nonzero":
+            return isinstance(value, sympy.Rational) and value == 0
+        if self.kind == "positive":
+            return sign < 0 or (isinstance(value, sympy.Rational) and value == 0)
+        return sign < 0
 
 
 @dataclass
@@ -53,8 +78,9 @@ class Encoder:
     obligations: list[Obligation] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     _instances: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
-    _memo: dict[tuple[str, str, sympy.Basic], Any] = field(default_factory=dict)
+    _memo: dict[tuple[str, str, int, sympy.Basic], Any] = field(default_factory=dict)
     _constants: dict[sympy.Basic, Any] = field(default_factory=dict)
+    _sguard: sympy.Basic = sympy.true
     _fresh: int = 0
 
     def instance(self, expr: sympy.Expr, x: Any, y: Any, guard: Any = None) -> Any:
@@ -66,12 +92,14 @@ class Encoder:
         self._fresh += 1
         return z3.Real(f"{stem}!{self._fresh}")
 
-    def monotone(self, kind: str, arg: Any, var: Any) -> None:
-        """Relate a new instance of a strictly increasing function to all earlier ones."""
+    def relate(self, kind: str, arg: Any, var: Any, increasing: bool = True) -> None:
+        """Relate a new instance of a function to all earlier ones: equal arguments give equal values
+        (it is a function), and for a strictly increasing function order is preserved."""
         for other_arg, other_var in self._instances.setdefault(kind, []):
-            self.axioms.append(z3.Implies(arg < other_arg, var < other_var))
-            self.axioms.append(z3.Implies(arg > other_arg, var > other_var))
             self.axioms.append(z3.Implies(arg == other_arg, var == other_var))
+            if increasing:
+                self.axioms.append(z3.Implies(arg < other_arg, var < other_var))
+                self.axioms.append(z3.Implies(arg > other_arg, var > other_var))
         self._instances[kind].append((arg, var))
 
     def constant(self, e: sympy.Expr) -> Any:
@@ -91,8 +119,8 @@ class Encoder:
         return c
 
     def enc(self, e: sympy.Basic, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
-        key = (env[X].sexpr(), env[Y].sexpr(), e)
-        if key in self._memo and not _partial(e):
+        key = (env[X].sexpr(), env[Y].sexpr(), guard.get_id(), e)
+        if key in self._memo:
             return self._memo[key]
         out = self._enc(e, env, guard)
         self._memo[key] = out
@@ -143,13 +171,15 @@ class Encoder:
         if isinstance(e, sympy.exp):
             return self.exp(sub(e.args[0]))
         if isinstance(e, sympy.log):
-            return self.log(sub(e.args[0]), guard)
+            return self.log(e.args[0], sub(e.args[0]), guard)
         if isinstance(e, sympy.tanh):
             return self.tanh(sub(e.args[0]))
         if isinstance(e, sympy.sin | sympy.cos):
-            v = self.fresh(type(e).__name__)
+            kind = type(e).__name__
+            v = self.fresh(kind)
             self.axioms += [v >= -1, v <= 1]
-            self.used.add(type(e).__name__)
+            self.relate(kind, sub(e.args[0]), v, increasing=False)
+            self.used.add(kind)
             return v
         raise Unsupported(f"z3 encoding of {type(e).__name__} is not available")
 
@@ -165,10 +195,11 @@ class Encoder:
             m = b if abs(n) == 1 else (z3.Product([b] * abs(n)) if abs(n) <= 8 else b ** abs(n))
             if n > 0:
                 return m
-            self.obligations.append(Obligation(guard, b != 0, f"division by {base}"))
+            self.obligations.append(Obligation(guard, b != 0, f"division by {base}", self._sguard, base, "nonzero"))
             return 1 / m
         if exponent == sympy.Rational(1, 2):
-            self.obligations.append(Obligation(guard, b >= 0, f"sqrt of {base}"))
+            self.obligations.append(Obligation(guard, b >= 0, f"sqrt of {base}", self._sguard, base,
+                                               "nonnegative"))
             s = self.fresh("sqrt")
             self.axioms += [s >= 0, z3.Implies(b >= 0, s * s == b)]
             return s
@@ -179,13 +210,20 @@ class Encoder:
     def piecewise(self, e: sympy.Piecewise, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
         conds = [self.enc(c, env, guard) for _, c in e.args]
         covered = z3.Or(conds)
-        self.obligations.append(Obligation(guard, covered, "a Piecewise with no branch for some input"))
+        self.obligations.append(Obligation(guard, covered, "a Piecewise with no branch for some input",
+                                           sympy.And(self._sguard, *[sympy.Not(c) for _, c in e.args]),
+                                           kind="covered"))
         out: Any = None
         taken = z3.BoolVal(False)
+        outer = self._sguard
         values = []
-        for (value, _), c in zip(e.args, conds, strict=True):
+        for i, ((value, sc), c) in enumerate(zip(e.args, conds, strict=True)):
             g = z3.And(guard, z3.Not(taken), c)
-            values.append(self.enc(value, env, g))
+            self._sguard = sympy.And(outer, *[sympy.Not(prev) for _, prev in e.args[:i]], sc)
+            try:
+                values.append(self.enc(value, env, g))
+            finally:
+                self._sguard = outer
             taken = z3.Or(taken, c)
         out = values[-1]
         for v, c in zip(reversed(values[:-1]), reversed(conds[:-1]), strict=True):
@@ -196,15 +234,15 @@ class Encoder:
         v = self.fresh("exp")
         self.axioms += [v > 0, v >= 1 + a, z3.Implies(a < 1, v * (1 - a) <= 1),
                         z3.Implies(a == 0, v == 1), z3.Implies(a < 0, v < 1)]
-        self.monotone("exp", a, v)
+        self.relate("exp", a, v)
         self.used.add("exp")
         return v
 
-    def log(self, a: Any, guard: Any) -> Any:
-        self.obligations.append(Obligation(guard, a > 0, "log of a non-positive number"))
+    def log(self, operand: sympy.Expr, a: Any, guard: Any) -> Any:
+        self.obligations.append(Obligation(guard, a > 0, f"log of {operand}", self._sguard, operand, "positive"))
         v = self.fresh("log")
         self.axioms += [z3.Implies(a > 0, z3.And(v <= a - 1, v * a >= a - 1)), z3.Implies(a == 1, v == 0)]
-        self.monotone("log", a, v)
+        self.relate("log", a, v)
         self.used.add("log")
         return v
 
@@ -212,13 +250,9 @@ class Encoder:
         v = self.fresh("tanh")
         self.axioms += [v > -1, v < 1, z3.Implies(a > 0, z3.And(v > 0, v <= a)),
                         z3.Implies(a < 0, z3.And(v < 0, v >= a)), z3.Implies(a == 0, v == 0)]
-        self.monotone("tanh", a, v)
+        self.relate("tanh", a, v)
         self.used.add("tanh")
         return v
-
-
-def _partial(e: sympy.Basic) -> bool:
-    return isinstance(e, sympy.Pow | sympy.log | sympy.Piecewise)
 
 
 _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {

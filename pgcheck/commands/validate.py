@@ -66,7 +66,7 @@ def read_source(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pgcheck.check import Options, resolve, certify
+    from pgcheck.check import Options, certify, resolve
     from pgcheck.search import Budget
 
     if args.timeout_ms <= 0 or args.samples < 100:

@@ -1,0 +1,168 @@
+"""The Assumption 5.1 checker: proofs for the paper's functions, re-checked refutations, honest verdicts."""
+
+from __future__ import annotations
+
+import json
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from pgcheck import scales
+from pgcheck.certificate import Certificate, CheckedScale, InvalidScaleError
+from pgcheck.check import Options, checked_scale, validate
+from pgcheck.expr import ExprError, X, Y, parse
+
+FRESH = Options(use_cache=False)
+
+
+@pytest.mark.parametrize("name", list(scales.REGISTRY))
+def test_every_registry_function_is_proved(name: str) -> None:
+    cert = validate(name, options=FRESH)
+    assert cert.overall == "VALID", [(p.prop, p.verdict, p.method) for p in cert.properties]
+    assert [p.prop for p in cert.properties] == ["domain", "1a", "1b", "2"]
+    assert all(p.verdict == "proved" and p.method for p in cert.properties)
+    assert cert.property("2").neighbourhood
+
+
+def test_registry_solver_time_is_bounded() -> None:
+    # Not a speed benchmark (see benchmarks/): a guard against a proof silently degrading to search.
+    for name in scales.REGISTRY:
+        cert = validate(name, options=FRESH)
+        assert sum(p.seconds for p in cert.properties) < 5.0, name
+
+
+def _value(text: str, x: str, y: str) -> sympy.Expr:
+    """Paste a counterexample back into the user's expression and evaluate it exactly."""
+    e = parse(text)
+    return sympy.N(e.expr.subs({X: sympy.Rational(x), Y: sympy.Rational(y)}), 50)
+
+
+@pytest.mark.parametrize("text", [
+    "y * max(1 + x + y / 2, 0)",            # f0 of Appendix A.1: decreasing in y when 1 + x > 0
+    "y if y < 1e5 else 2e5 - y",            # decreasing only far from the origin
+    "y * (1 - x**2)",                        # decreasing in y for |x| > 1
+    "y * exp(-y**2)",                        # decreasing for |y| > 1/sqrt(2): needs the exp abstraction
+])
+def test_decreasing_in_y_is_refuted_with_a_pasteable_counterexample(text: str) -> None:
+    cert = validate(text, options=FRESH)
+    assert cert.overall == "INVALID"
+    cx = cert.property("1b").counterexample
+    assert cert.property("1b").verdict == "refuted" and cx is not None
+    assert Fraction(cx["y1"]) < Fraction(cx["y2"])
+    assert _value(text, cx["x"], cx["y1"]) > _value(text, cx["x"], cx["y2"])
+
+
+@pytest.mark.parametrize("text", ["y + 0.1", "exp(x) - 1 + y", "x * x + y"])
+def test_nonzero_at_zero_is_refuted(text: str) -> None:
+    cert = validate(text, options=FRESH)
+    p = cert.property("1a")
+    assert p.verdict == "refuted" and p.counterexample is not None
+    assert _value(text, p.counterexample["x"], "0") != 0
+
+
+@pytest.mark.parametrize(("text", "params"), [
+    ("exp(-x) * y", {}),
+    ("y * (1 - x**2)", {}),
+    ("x * y", {}),
+    ("mla_param", {"ao": "-0.5"}),
+])
+def test_abs_decreasing_at_zero_is_refuted(text: str, params: dict[str, str]) -> None:
+    cert = validate(text, params, options=FRESH)
+    p = cert.property("2")
+    assert p.verdict == "refuted" and p.counterexample is not None
+    cx = p.counterexample
+    f = (scales.get(text).expression(params) if text in scales.REGISTRY else parse(text)).expr
+    a = abs(sympy.N(f.subs({X: sympy.Rational(cx["x1"]), Y: sympy.Rational(cx["y"])}), 50))
+    b = abs(sympy.N(f.subs({X: sympy.Rational(cx["x2"]), Y: sympy.Rational(cx["y"])}), 50))
+    assert a > b
+
+
+def test_mla_param_validity_depends_on_the_signs_of_the_parameters() -> None:
+    assert validate("mla_param", {"ao": "0.1", "ar": "1"}, options=FRESH).overall == "VALID"
+    assert validate("mla_param", {"ao": "0", "ar": "0"}, options=FRESH).overall == "VALID"
+    # The floor (1 + αo x)⁺/2 keeps f monotone in y even for αr < 0; only αo < 0 breaks property 2.
+    assert validate("mla_param", {"ao": "1", "ar": "-0.5"}, options=FRESH).overall == "VALID"
+    neg_ao = validate("mla_param", {"ao": "-0.1", "ar": "0.5"}, options=FRESH)
+    assert neg_ao.overall == "INVALID" and neg_ao.property("2").verdict == "refuted"
+
+
+def test_undefined_points_are_refuted() -> None:
+    for text in ("y / x", "log(x) * y", "sqrt(x) * y"):
+        cert = validate(text, options=FRESH)
+        assert cert.property("domain").verdict == "refuted", text
+
+
+def test_guarded_partial_operations_are_proved_defined() -> None:
+    cert = validate("y * log(x) if x > 1 else 0", options=FRESH)
+    assert cert.property("domain").verdict == "proved"
+
+
+def test_unprovable_but_true_is_undecided_not_refuted() -> None:
+    # |y| (2 + sin x) increases near x = 0, but the abstraction of sin knows only its range.
+    cert = validate("y * (2 + sin(x))", options=FRESH)
+    assert cert.property("1b").verdict == "proved"
+    assert cert.property("2").verdict == "undecided"
+    assert cert.overall == "VALID (tested)"
+
+
+def test_callables_are_tested_not_proved() -> None:
+    cert = validate("scale_examples:good", options=FRESH)
+    assert cert.overall == "VALID (tested)"
+    assert {p.verdict for p in cert.properties if p.prop != "domain"} == {"tested"}
+    # e^x overflows far out: a black box cannot tell overflow from a gap, so that is no refutation.
+    assert cert.property("domain").verdict in {"tested", "undecided"}
+    bad = validate("scale_examples:shifted", options=FRESH)
+    assert bad.overall == "INVALID" and bad.property("1a").verdict == "refuted"
+    with pytest.raises(ExprError, match="vectorised"):
+        validate("scale_examples:scalar_only", options=FRESH)
+    with pytest.raises(ExprError, match="cannot import"):
+        validate("no_such_module_xyz:f", options=FRESH)
+
+
+def test_checked_scale_only_from_the_validator() -> None:
+    cert = validate("q", options=FRESH)
+    with pytest.raises(TypeError):
+        CheckedScale(cert, lambda x, y: y, None)
+    with pytest.raises(InvalidScaleError, match=r"is INVALID: property 1a .* is refuted"):
+        checked_scale("y + 1", options=FRESH)
+    with pytest.raises(ExprError, match="not proved"):
+        checked_scale("y * (2 + sin(x))", options=FRESH, require_proof=True)
+
+
+@pytest.mark.parametrize("name", list(scales.REGISTRY))
+def test_numpy_and_torch_forms_agree_with_sympy(name: str) -> None:
+    scale = checked_scale(name, options=FRESH)
+    expr = scales.get(name).expression().expr
+    rng = np.random.default_rng(0)
+    xs, ys = rng.normal(0, 1.5, 200), rng.normal(0, 2.0, 200)
+    want = np.array([float(sympy.N(expr.subs({X: sympy.Float(a, 30), Y: sympy.Float(b, 30)}), 30))
+                     for a, b in zip(xs, ys, strict=True)])
+    np.testing.assert_allclose(scale.numpy(xs, ys), want, rtol=1e-12, atol=1e-12)
+    got = scale.torch(torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64))
+    assert got.dtype == torch.float64 and not got.requires_grad
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_certificate_round_trips_and_is_cached() -> None:
+    cached = Options()
+    first = validate("mla_param", {"ao": "0.25", "ar": "0.75"}, options=cached)
+    t0 = time.perf_counter()
+    second = validate("mla_param", {"ao": "0.25", "ar": "0.75"}, options=cached)
+    assert time.perf_counter() - t0 < 1.0
+    assert second.to_dict() == first.to_dict()
+    again = Certificate.from_dict(json.loads(first.to_json()))
+    assert again.to_dict() == first.to_dict()
+    # The same function written out by hand has the same canonical form and hash.
+    by_hand = validate("y * max(1 + 0.25 * x + 0.75 * y, max(1 + 0.25 * x, 0) / 2)", options=FRESH)
+    assert by_hand.canonical_hash == first.canonical_hash
+
+
+def test_taylor_expansion_is_reported_next_to_ml() -> None:
+    cert = validate("mla", options=FRESH)
+    assert sympy.simplify(sympy.sympify(cert.taylor["f"], locals={"x": X, "y": Y})
+                          - (Y + X * Y + Y**2 / 2)) == 0
+    assert "not twice differentiable" in validate("sil", options=FRESH).taylor["f"]
