@@ -144,6 +144,9 @@ def _compile(expr: sympy.Basic, ops: _Ops) -> _Node:
     if isinstance(expr, sympy.Not):
         (inner,) = args
         return lambda x, y: ops.logical_not(inner(x, y))
+    if isinstance(expr, sympy.ITE):  # a boolean if-then-else: sympy's form of a comparison with a Piecewise
+        test, then, orelse = args
+        return lambda x, y: ops.where(test(x, y), then(x, y), orelse(x, y))
     raise UnsupportedNode(f"no numeric form for sympy node {type(expr).__name__}")
 
 

@@ -210,6 +210,20 @@ def _cx_1b(expr: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[st
 _H = sympy.Symbol("h", positive=True)
 
 
+def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fraction]:
+    """A pair x1 < x2 next to 0 with |f(x1, y0)| > |f(x2, y0)|, confirmed exactly (the limit promises one)."""
+    for k in range(3, 40, 3):
+        h = Fraction(1, 10**k)
+        xa, xb = (Fraction(0), h) if side == "right" else (-h, Fraction(0))
+        try:
+            if exact.greater(exact.value(g, xa, y0), exact.value(g, xb, y0)):
+                return xa, xb
+        except exact.Undefined:
+            break
+    h = Fraction(1, 10**6)
+    return (Fraction(0), h) if side == "right" else (-h, Fraction(0))
+
+
 def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
     """y0 refutes property 2 if |f(·, y0)| drops to the right of 0 or rises to the left, at some order."""
     g = sympy.Abs(expr.subs(Y, exact.rational(y0)))
@@ -227,8 +241,7 @@ def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
                 ys = exact.fmt(y0)
                 where = "x -> 0+" if side == "right" else "x -> 0-"
                 what = ["|f| jumps down", "d|f|/dx < 0", "second-order decrease", "third-order decrease"][order]
-                h = Fraction(1, 10**6)
-                xa, xb = (Fraction(0), h) if side == "right" else (-h, Fraction(0))
+                xa, xb = _witness_pair(g, y0, side)
                 return {"y": ys, "side": side, "order": str(order), "limit": str(lim),
                         "x1": exact.fmt(xa), "x2": exact.fmt(xb),
                         "summary": f"at y = {ys}, |f(x, {ys})| decreases as {where} ({what}: limit {lim}), "

@@ -168,6 +168,8 @@ class Encoder:
             return z3.Or([sub(a) for a in e.args])
         if isinstance(e, sympy.Not):
             return z3.Not(sub(e.args[0]))
+        if isinstance(e, sympy.ITE):
+            return z3.If(sub(e.args[0]), sub(e.args[1]), sub(e.args[2]))
         if isinstance(e, sympy.exp):
             return self.exp(sub(e.args[0]))
         if isinstance(e, sympy.log):

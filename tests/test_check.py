@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgcheck import scales
 from pgcheck.certificate import Certificate, CheckedScale, InvalidScaleError
 from pgcheck.check import Options, checked_scale, validate
 from pgcheck.expr import ExprError, X, Y, parse
+from pgcheck.search import Budget
 
 FRESH = Options(use_cache=False)
 
@@ -166,3 +169,36 @@ def test_taylor_expansion_is_reported_next_to_ml() -> None:
     assert sympy.simplify(sympy.sympify(cert.taylor["f"], locals={"x": X, "y": Y})
                           - (Y + X * Y + Y**2 / 2)) == 0
     assert "not twice differentiable" in validate("sil", options=FRESH).taylor["f"]
+
+
+_leaf = st.sampled_from(["x", "y", "1", "0.5", "-2"])
+
+
+def _grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, st.sampled_from(["+", "-", "*"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(["exp", "tanh", "abs", "relu"]), children).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(children, children).map(lambda t: f"max({t[0]}, {t[1]})"),
+        st.tuples(children, children, children).map(lambda t: f"({t[0]} if {t[1]} < 0 else {t[2]})"),
+    )
+
+
+@settings(max_examples=20)
+@given(st.recursive(_leaf, _grow, max_leaves=6))
+def test_every_refutation_of_a_random_expression_pastes_back(text: str) -> None:
+    """Whatever the function, a refutation is a real counterexample (never a false alarm)."""
+    cert = validate(text, options=Options(use_cache=False, budget=Budget(samples=3000, hypothesis_examples=30)))
+    f = parse(text).expr
+    for p in cert.properties:
+        cx = p.counterexample
+        if p.verdict != "refuted" or cx is None:
+            continue
+        if p.prop == "1a":
+            assert _value(text, cx["x"], "0") != 0
+        elif p.prop == "1b":
+            assert _value(text, cx["x"], cx["y1"]) > _value(text, cx["x"], cx["y2"])
+        elif p.prop == "2":
+            point = {Y: sympy.Rational(cx["y"])}
+            a = abs(sympy.N(f.subs({**point, X: sympy.Rational(cx["x1"])}), 50))
+            b = abs(sympy.N(f.subs({**point, X: sympy.Rational(cx["x2"])}), 50))
+            assert a > b
