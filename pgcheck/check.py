@@ -297,9 +297,9 @@ def _search_domain(expr: sympy.Expr, fn: ArrayFn, options: Options, t0: float, w
 
 def _prop_1a(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
     t0 = time.perf_counter()
-    at_zero = sympy.piecewise_fold(expr.subs(Y, 0))
-    if at_zero == 0 or sympy.simplify(at_zero) == 0:
-        return _result("1a", "proved", f"sympy: f(x, 0) simplifies to 0 (from {at_zero})", t0)
+    at_zero = expr.subs(Y, 0)
+    if at_zero == 0:
+        return _result("1a", "proved", "sympy: f(x, 0) evaluates to 0 identically", t0)
     enc, s = _query(options)
     x = z3.Real("x")
     why = "z3 could not decide it"
@@ -317,6 +317,8 @@ def _prop_1a(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
             why = "z3's model under the abstraction was not a real counterexample"
     except Unsupported as exc:
         why = f"z3 cannot encode it ({exc})"
+    if sympy.simplify(sympy.piecewise_fold(at_zero)) == 0:
+        return _result("1a", "proved", f"sympy: f(x, 0) = {at_zero} simplifies to 0", t0)
     for cand in search.nonzero_at_zero(fn, options.budget):
         cx = _cx_1a(expr, _short(cand))
         if cx is not None:
@@ -460,12 +462,14 @@ def _tested_properties(fn: ArrayFn, options: Options) -> list[PropertyResult]:
 
 
 _F_ML = sympy.exp(X) * (sympy.exp(Y) - 1)
+_NONSMOOTH = (sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign)
 
 
 def taylor2(expr: sympy.Expr) -> str:
     """The second-order Taylor polynomial of f at (0, 0), or why there is none."""
     h = sympy.Rational(1, 10**25)
-    quadrants = [(h, h), (-h, h), (h, -h), (-h, -h)]
+    # Smooth expressions need no test for differentiability: their derivatives are read off at (0, 0).
+    quadrants = [(h, h), (-h, h), (h, -h), (-h, -h)] if expr.has(*_NONSMOOTH) else []
     terms: list[sympy.Expr] = []
     for i, j in [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]:
         d = expr
@@ -473,6 +477,12 @@ def taylor2(expr: sympy.Expr) -> str:
             d = sympy.diff(d, X)
         for _ in range(j):
             d = sympy.diff(d, Y)
+        if not quadrants:
+            c = d.subs({X: 0, Y: 0})
+            if not (c.is_number and c.is_finite):
+                return "not available (derivatives could not be evaluated at (0, 0))"
+            terms.append(c * X**i * Y**j / (sympy.factorial(i) * sympy.factorial(j)))
+            continue
         try:
             vals = [sympy.N(d.subs({X: a, Y: b}), 30) for a, b in quadrants]
         except (TypeError, ValueError):
@@ -499,7 +509,8 @@ def taylor_ml() -> str:
 
 
 def symbolic_form(expr: sympy.Expr) -> str:
-    if sympy.count_ops(expr) <= 40:
+    """sympy's simplest form of f when simplification is cheap and helps, else its canonical print."""
+    if sympy.count_ops(expr) <= 40 and not expr.has(*_NONSMOOTH):
         try:
             simpler = sympy.simplify(sympy.piecewise_fold(expr))
             return str(simpler if sympy.count_ops(simpler) < sympy.count_ops(expr) else expr)
