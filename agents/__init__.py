@@ -1,0 +1,1 @@
+"""Agents that train with checked scale functions (pgcheck)."""
