@@ -4,11 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck clean
+.PHONY: demo test install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU wheel of torch lies on disk; installing it first keeps pip from pulling a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -16,9 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+PACKAGES := $(wildcard pgcheck derivations agents)
+
 test: $(STAMP)
-	$(BIN)/ruff check pgcheck derivations agents tests benchmarks
-	$(BIN)/mypy --strict pgcheck derivations agents
+	$(BIN)/ruff check $(PACKAGES) $(wildcard tests benchmarks)
+	$(BIN)/mypy --strict $(PACKAGES)
 	$(BIN)/python -m pytest
 	@if [ -f proofs/README.md ]; then $(BIN)/pgcheck prove --check; fi
 
