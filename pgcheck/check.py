@@ -19,13 +19,16 @@ a one-sided derivative of |f(·, y)| at 0 is negative (sympy limit), so no neigh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import os
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -179,6 +182,8 @@ def _cx_undefined(expr: sympy.Expr, x: Fraction, y: Fraction,
         exact.value(expr, x, y)
     except exact.Undefined as exc:
         return {**where, "summary": str(exc)}
+    except exact.Indeterminate:
+        return None
     return None
 
 
@@ -187,7 +192,7 @@ def _cx_1a(expr: sympy.Expr, x: Fraction) -> dict[str, str] | None:
         v = exact.value(expr, x, Fraction(0))
         if exact.sign(v) == 0:
             return None
-    except exact.Undefined:
+    except (exact.Undefined, exact.Indeterminate):
         return None
     return {"x": exact.fmt(x), "y": "0", "f": exact.show(v),
             "summary": f"f({exact.fmt(x)}, 0) = {exact.show(v)} != 0"}
@@ -200,7 +205,7 @@ def _cx_1b(expr: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[st
         f1, f2 = exact.value(expr, x, y1), exact.value(expr, x, y2)
         if not exact.greater(f1, f2):
             return None
-    except exact.Undefined:
+    except (exact.Undefined, exact.Indeterminate):
         return None
     xs, a, b = exact.fmt(x), exact.fmt(y1), exact.fmt(y2)
     return {"x": xs, "y1": a, "y2": b, "f(x,y1)": exact.show(f1), "f(x,y2)": exact.show(f2),
@@ -208,6 +213,30 @@ def _cx_1b(expr: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[st
 
 
 _H = sympy.Symbol("h", positive=True)
+LIMIT_SECONDS = 3.0
+
+
+class _TimeUp(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Bound a sympy computation that may run away (limits of large Piecewise); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fraction]:
@@ -218,7 +247,7 @@ def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fra
         try:
             if exact.greater(exact.value(g, xa, y0), exact.value(g, xb, y0)):
                 return xa, xb
-        except exact.Undefined:
+        except (exact.Undefined, exact.Indeterminate):
             break
     h = Fraction(1, 10**6)
     return (Fraction(0), h) if side == "right" else (-h, Fraction(0))
@@ -229,13 +258,14 @@ def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
     g = sympy.Abs(expr.subs(Y, exact.rational(y0)))
     try:
         g0 = exact.value(g, Fraction(0), y0)
-    except exact.Undefined:
+    except (exact.Undefined, exact.Indeterminate):
         return None
     for side, term in (("right", g.subs(X, _H) - g0), ("left", g0 - g.subs(X, -_H))):
         for order in (0, 1, 2, 3):
             try:
-                lim = sympy.limit(term / _H**order, _H, 0, "+")
-            except Exception:  # sympy's limit may give up on a Piecewise; then this y0 decides nothing
+                with _time_limit(LIMIT_SECONDS):
+                    lim = sympy.limit(term / _H**order, _H, 0, "+")
+            except Exception:  # sympy's limit may give up or time out; then this y0 decides nothing
                 break
             if lim.is_number and lim.is_real is not False and lim.is_comparable and bool(lim < 0):
                 ys = exact.fmt(y0)

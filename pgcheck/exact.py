@@ -22,6 +22,13 @@ class Undefined(ArithmeticError):
     """f has no finite real value at the point."""
 
 
+class Indeterminate(ArithmeticError):
+    """sympy could not reduce f at the point to a number (e.g. an undecided branch condition).
+
+    Deliberately not an :class:`Undefined`: failing to evaluate is no evidence against f.
+    """
+
+
 def rational(v: Fraction) -> sympy.Rational:
     return sympy.Rational(v.numerator, v.denominator)
 
@@ -29,11 +36,14 @@ def rational(v: Fraction) -> sympy.Rational:
 def value(expr: sympy.Expr, x: Fraction, y: Fraction) -> sympy.Expr:
     """f(x, y) as an exact sympy number (possibly transcendental); raises :class:`Undefined`."""
     out = expr.subs({X: rational(x), Y: rational(y)})
-    if isinstance(out, sympy.Piecewise):
+    if out.has(sympy.Piecewise, sympy.ITE):
         out = out.doit()
-    if not isinstance(out, sympy.Expr) or not out.is_number or out.has(sympy.zoo, sympy.nan, sympy.oo,
-                                                                      -sympy.oo):
+    if not isinstance(out, sympy.Expr) or out.has(sympy.Piecewise, sympy.ITE, sympy.Rel):
+        raise Indeterminate(f"f({fmt(x)}, {fmt(y)}) did not reduce to a number: {out}")
+    if out.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise Undefined(f"f({fmt(x)}, {fmt(y)}) = {out} is not a finite real number")
+    if not out.is_number:
+        raise Indeterminate(f"f({fmt(x)}, {fmt(y)}) did not reduce to a number: {out}")
     if out.is_real is False:
         raise Undefined(f"f({fmt(x)}, {fmt(y)}) = {out} is not real")
     return out

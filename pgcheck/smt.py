@@ -58,9 +58,11 @@ class Obligation:
             return False
         if self.kind == "covered":
             return True
-        value = self.operand.subs(point)
         try:
+            value = exact.value(self.operand, x, y)
             sign = exact.sign(value)
+        except exact.Indeterminate:
+            return False
         except exact.Undefined:
             return True
         if self.kind == "nonzero":
