@@ -23,6 +23,9 @@ from pgcheck.errors import UserError
 COMMANDS: list[tuple[str, str]] = [
     ("validate", "pgcheck.commands.validate"),
     ("demo", "pgcheck.commands.demo"),
+    ("train", "pgcheck.commands.train"),
+    ("evaluate", "pgcheck.commands.evaluate"),
+    ("compare", "pgcheck.commands.compare"),
 ]
 
 

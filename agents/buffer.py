@@ -1,0 +1,62 @@
+"""The rollout buffer (preallocated numpy arrays) and generalised advantage estimation.
+
+Truncation is handled here, in one place. For step t of environment i:
+
+* ``terminated``: the episode really ended (the next state is absorbing), so nothing is bootstrapped:
+  ``δ_t = r_t − V(s_t)``.
+* ``truncated`` (a time limit cut the episode; not terminated): the episode could have gone on, so the
+  target bootstraps from the value of the *final observation* ``s_T`` that the environment returned
+  before it was reset: ``δ_t = r_t + γ V(s_T) − V(s_t)``.
+* either way the advantage recursion stops at the episode boundary:
+  ``A_t = δ_t + γλ (1 − done_t) A_{t+1}``, ``done = terminated or truncated``.
+
+``next_values[t, i]`` holds the value to bootstrap from: ``V(s_{t+1})`` inside an episode, ``V(s_T)`` at
+a truncation, anything (ignored) at a termination.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, terminated: np.ndarray,
+                dones: np.ndarray, gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Advantages and value targets (advantage + value), arrays of shape (T, n_envs)."""
+    steps = rewards.shape[0]
+    adv = np.zeros_like(rewards, dtype=np.float32)
+    not_term = 1.0 - terminated.astype(np.float32)
+    not_done = 1.0 - dones.astype(np.float32)
+    deltas = rewards + gamma * not_term * next_values - values
+    last = np.zeros(rewards.shape[1], dtype=np.float32)
+    for t in range(steps - 1, -1, -1):
+        last = deltas[t] + gamma * lam * not_done[t] * last
+        adv[t] = last
+    return adv, adv + values
+
+
+class RolloutBuffer:
+    """One rollout of ``num_steps`` vector steps over ``num_envs`` environments."""
+
+    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int) -> None:
+        self.num_steps, self.num_envs = num_steps, num_envs
+        self.obs = np.zeros((num_steps, num_envs, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((num_steps, num_envs, act_dim), dtype=np.float32)
+        self.rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
+        self.terminated = np.zeros((num_steps, num_envs), dtype=bool)
+        self.dones = np.zeros((num_steps, num_envs), dtype=bool)
+        # truncations inside the rollout: (t, env index, normalised final observation)
+        self.truncations: list[tuple[int, int, np.ndarray]] = []
+        self.last_obs = np.zeros((num_envs, obs_dim), dtype=np.float32)  # s_{T}: after the last step
+
+    def reset(self) -> None:
+        self.truncations.clear()
+
+    def next_values(self, values: np.ndarray, last_value: np.ndarray, trunc_values: np.ndarray) -> np.ndarray:
+        """Bootstrap values per step: V(s_{t+1}) shifted from ``values``, V(final obs) at truncations."""
+        nv = np.empty_like(values)
+        nv[:-1] = values[1:]
+        nv[-1] = last_value
+        for k, (t, i, _) in enumerate(self.truncations):
+            nv[t, i] = trunc_values[k]
+        nv[self.terminated] = 0.0
+        return nv

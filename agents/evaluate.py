@@ -1,0 +1,69 @@
+"""Evaluate a saved run: deterministic actions (the mean of π), the run's saved normalisation statistics.
+
+Evaluation episodes use their own seeds (``10**6 + config seed``, then consecutive), so they never
+replay training episodes, and statistics are frozen (nothing is updated while evaluating).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.envs import make_env
+from agents.normalize import ObsNormalizer
+from agents.policy import ActorCritic
+from agents.ppo import PPOConfig
+from agents.rundir import load_checkpoint, read_json, write_json
+from pgcheck.errors import UserError
+
+
+def load_policy(run: Path) -> tuple[PPOConfig, ActorCritic, ObsNormalizer, dict[str, Any]]:
+    """The run's config, policy (on CPU) and frozen observation normaliser, from its checkpoint."""
+    if not (run / "config.json").is_file():
+        raise UserError(f"{run} is not a run directory (no config.json)")
+    config = PPOConfig.from_dict(read_json(run / "config.json"))
+    state = load_checkpoint(run)
+    if state is None:
+        raise UserError(f"{run} has no checkpoint yet (the run has not completed an update)")
+    policy_state = state["policy"]
+    obs_dim = int(policy_state["actor.0.weight"].shape[1])
+    act_dim = int(policy_state["log_std"].shape[0])
+    policy = ActorCritic(obs_dim, act_dim, config.hidden_sizes, config.log_std_init)
+    policy.load_state_dict(policy_state)
+    norm = ObsNormalizer((obs_dim,))
+    norm.load_state_dict(state["obs_norm"])
+    return config, policy, norm, state
+
+
+def evaluate_run(run: Path, episodes: int = 10, seed: int | None = None) -> dict[str, Any]:
+    config, policy, norm, state = load_policy(run)
+    env = make_env(config.env_id)
+    actor = policy.numpy_actor()
+    space: Any = env.action_space
+    low, high = space.low.astype(np.float32), space.high.astype(np.float32)
+    base = 10**6 + config.seed if seed is None else seed
+    returns, lengths = [], []
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for k in range(episodes):
+            obs, _ = env.reset(seed=base + k)
+            total, n, done = 0.0, 0, False
+            while not done:
+                a = actor.mean(norm(np.asarray(obs, dtype=np.float64)[None], update=False))[0]
+                obs, r, term, trunc, _ = env.step(np.clip(a, low, high))
+                total += float(r)
+                n += 1
+                done = bool(term or trunc)
+            returns.append(total)
+            lengths.append(n)
+    env.close()
+    result = {"run": str(run), "env_id": config.env_id, "checkpoint_step": int(state["global_step"]),
+              "episodes": episodes, "seed": base, "deterministic": True,
+              "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+              "returns": returns, "lengths": lengths, "seconds": time.perf_counter() - t0}
+    write_json(run / "evaluation.json", result)
+    return result

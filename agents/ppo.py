@@ -1,0 +1,416 @@
+"""PPO-family training with a checked scale function: the update ``Uπ(f)`` of eq. 30 for any ``f`` that
+passed :func:`pgcheck.check.checked_scale`.
+
+The whole algorithm is in this file, top to bottom:
+
+1. :meth:`PPO.collect_rollout` — ``num_steps`` vector steps: normalise the observation, sample
+   ``a ~ N(μ_θ(s), σ²)``, step the environments with the action clipped to the box, scale the reward,
+   remember where episodes ended and the final observation of every time-limit truncation.
+2. :meth:`PPO.evaluate_rollout` — one batched pass: behaviour log-probabilities ``log π_old(a|s)``,
+   values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets.
+3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches. The policy loss is
+
+   ``upi_loss(scale, log π_θ, H, ΔO, ΔR, β)`` with ``ΔO = log π_θ − log π_old`` and
+   ``ΔR = Â − α (log π_θ + H)`` (eq. 29; Â normalised per minibatch),
+
+   i.e. ``−mean_b[f(ΔO, ΔR) ∇log π_θ + β ∇H]``, with ``f`` evaluated on the detached ΔO, ΔR as a per-
+   sample coefficient. With ``f = ppo(ε)`` and α = 0 its gradient is the clipped-surrogate gradient
+   (Theorem 4.3); with ``f = mla_ppo(αo, αr, ε)`` it is the paper's MLA-PPO (Appendix C.2). The value loss
+   is ``½ (V − target)²`` (optionally clipped around the old value), the optimiser is Adam on the sum,
+   with a global gradient-norm clip and a linearly annealed learning rate.
+
+The trainer accepts the scale only as a :class:`~pgcheck.certificate.CheckedScale`; there is no way to
+hand it a raw callable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.buffer import RolloutBuffer, compute_gae
+from agents.envs import get_env_states, make_vector_env, require_same_step, set_env_states
+from agents.normalize import ObsNormalizer, RewardScaler
+from agents.policy import ActorCritic
+from pgcheck.certificate import CheckedScale
+from pgcheck.updates import delta_o, delta_r_pi, upi_loss
+
+
+@dataclass
+class PPOConfig:
+    """Everything that defines a run. Saved as ``config.json`` in the run directory."""
+
+    env_id: str = "Hopper-v5"                # Gymnasium id; Box actions, flat Box observations
+    total_steps: int = 1_000_000             # environment steps (summed over parallel envs)
+    seed: int = 0
+    # the scale function f(ΔO, ΔR): a registry name or expression and its parameters (exact text)
+    scale: str = "ppo"
+    scale_params: dict[str, str] = field(default_factory=lambda: {"eps": "0.2"})
+    alpha: float = 0.0                       # α of eq. 29: ΔR = Â − α (log π + H)
+    ent_coef: float = 0.0                    # β of eq. 30: weight of ∇H
+    # rollout
+    num_envs: int = 1
+    num_steps: int = 2048                    # vector steps per rollout (batch = num_steps × num_envs)
+    vector_env: str = "inline"               # inline | sync | async (all same-step autoreset)
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    norm_obs: bool = True
+    obs_clip: float = 10.0
+    norm_reward: bool = True                 # divide rewards by the std of the discounted return
+    reward_clip: float = 10.0
+    # update
+    update_epochs: int = 10
+    minibatch_size: int = 64
+    learning_rate: float = 3e-4
+    anneal_lr: bool = True                   # linear decay to 0 over the run
+    adam_eps: float = 1e-5
+    norm_adv: bool = True                    # per-minibatch advantage normalisation
+    clip_vloss: bool = True                  # clip V around its rollout value, as the policy's ε
+    vf_clip: float = 0.2
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5               # global gradient-norm clip
+    target_kl: float | None = None           # stop the epochs of an update early above this KL
+    clip_eps_diagnostic: float = 0.2         # ε used for the clip-fraction diagnostic only
+    # model
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    log_std_init: float = 0.0
+    # machinery
+    device: str = "auto"                     # auto | cpu | cuda
+    torch_threads: int = 1
+    checkpoint_every: int = 5                # updates between checkpoints (and always at the end)
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_steps * self.num_envs
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // self.batch_size
+
+    def problems(self) -> list[str]:
+        """What is wrong with this configuration, in words (empty when it is usable)."""
+        out = []
+        for name in ("total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
+                     "checkpoint_every", "torch_threads"):
+            if getattr(self, name) < 1:
+                out.append(f"{name} must be at least 1")
+        if self.minibatch_size < 2 or self.batch_size % self.minibatch_size:
+            out.append(f"minibatch_size ({self.minibatch_size}) must be at least 2 and divide the batch "
+                       f"num_steps × num_envs = {self.batch_size}")
+        if self.total_steps < self.batch_size:
+            out.append(f"total_steps ({self.total_steps}) is less than one rollout ({self.batch_size})")
+        if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
+            out.append("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
+            out.append("learning_rate and max_grad_norm must be positive")
+        if self.device not in ("auto", "cpu", "cuda"):
+            out.append(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.vector_env not in ("inline", "sync", "async"):
+            out.append(f"vector_env must be inline, sync or async, not {self.vector_env!r}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PPOConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        d = dict(d)
+        if "hidden_sizes" in d:
+            d["hidden_sizes"] = tuple(int(h) for h in d["hidden_sizes"])
+        if "scale_params" in d:
+            d["scale_params"] = {str(k): str(v) for k, v in d["scale_params"].items()}
+        return cls(**d)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss or gradient became NaN or infinite; the update that produced it was not applied."""
+
+
+class Callback:
+    """Hooks into training (SB3-style seams). Override what you need."""
+
+    def on_episode(self, trainer: PPO, step: int, episode_return: float, length: int) -> None:
+        """An episode finished at environment step ``step`` with this undiscounted return."""
+
+    def on_update(self, trainer: PPO, metrics: dict[str, float]) -> None:
+        """An update was applied; ``metrics`` describes the rollout and the update."""
+
+
+class PPO:
+    """The trainer. ``learn()`` runs updates until ``config.total_steps`` steps are taken."""
+
+    def __init__(self, config: PPOConfig, scale: CheckedScale,
+                 envs: gym.vector.VectorEnv | None = None) -> None:
+        if not isinstance(scale, CheckedScale):
+            raise TypeError("PPO takes its scale only as a CheckedScale from pgcheck.check.checked_scale")
+        problems = config.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.config = c = config
+        self.scale = scale
+        self.device = resolve_device(c.device)
+        torch.set_num_threads(c.torch_threads)
+        torch.manual_seed(c.seed)
+        seeds = np.random.SeedSequence(c.seed).spawn(2)
+        self.act_rng = np.random.Generator(np.random.PCG64(seeds[0]))
+        self.mb_rng = np.random.Generator(np.random.PCG64(seeds[1]))
+
+        self.envs = envs if envs is not None else make_vector_env(c.env_id, c.num_envs, c.vector_env)
+        require_same_step(self.envs)
+        if self.envs.num_envs != c.num_envs:
+            raise ValueError(f"config says num_envs={c.num_envs}, the vector env has {self.envs.num_envs}")
+        obs_space: Any = self.envs.single_observation_space
+        act_space: Any = self.envs.single_action_space
+        self.obs_dim = int(np.prod(obs_space.shape))
+        self.act_dim = int(np.prod(act_space.shape))
+        self.act_low = act_space.low.astype(np.float32)
+        self.act_high = act_space.high.astype(np.float32)
+
+        self.policy = ActorCritic(self.obs_dim, self.act_dim, c.hidden_sizes, c.log_std_init).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.learning_rate, eps=c.adam_eps,
+                                          fused=self.device.type in ("cpu", "cuda"))
+        self.obs_norm = ObsNormalizer((self.obs_dim,), c.obs_clip, enabled=c.norm_obs)
+        self.rew_scale = RewardScaler(c.num_envs, c.gamma, c.reward_clip, enabled=c.norm_reward)
+        self.buffer = RolloutBuffer(c.num_steps, c.num_envs, self.obs_dim, self.act_dim)
+
+        self.global_step = 0
+        self.update_index = 0
+        self.elapsed = 0.0                   # training seconds, summed over resumed sessions
+        obs, _ = self.envs.reset(seed=c.seed * 1000)
+        self.obs = np.asarray(obs, dtype=np.float64)
+        self.ep_return = np.zeros(c.num_envs, dtype=np.float64)
+        self.ep_length = np.zeros(c.num_envs, dtype=np.int64)
+        self.recent_returns: deque[float] = deque(maxlen=20)
+        self.exact_env_state = True          # False if a resume could not restore the envs bitwise
+
+    # -----------------------------------------------------------------------------------------------
+    # 1. rollout
+
+    def collect_rollout(self, callbacks: Sequence[Callback] = ()) -> list[tuple[int, float, int]]:
+        """Fill the buffer; return the episodes that finished: (step, return, length)."""
+        buf, n_envs = self.buffer, self.config.num_envs
+        buf.reset()
+        actor = self.policy.numpy_actor()   # the weights are fixed during a rollout
+        std, low, high = actor.std, self.act_low, self.act_high
+        obs, finished = self.obs, []
+        for t in range(buf.num_steps):
+            obs_n = self.obs_norm(obs)
+            buf.obs[t] = obs_n
+            action = actor.mean(obs_n)
+            action += std * self.act_rng.standard_normal(action.shape, dtype=np.float32)
+            buf.actions[t] = action
+            obs, reward, terminated, truncated, info = self.envs.step(np.clip(action, low, high))
+            done = terminated | truncated
+            self.global_step += n_envs
+            self.ep_return += reward
+            self.ep_length += 1
+            buf.rewards[t] = self.rew_scale(reward, done)
+            buf.terminated[t] = terminated
+            buf.dones[t] = done
+            if done.any():
+                for i in np.flatnonzero(done):
+                    if truncated[i] and not terminated[i]:
+                        final = np.asarray(info["final_obs"][i], dtype=np.float64)[None]
+                        buf.truncations.append((t, int(i), self.obs_norm(final, update=False)[0]))
+                    episode = (self.global_step, float(self.ep_return[i]), int(self.ep_length[i]))
+                    finished.append(episode)
+                    self.recent_returns.append(episode[1])
+                    for cb in callbacks:
+                        cb.on_episode(self, *episode)
+                    self.ep_return[i], self.ep_length[i] = 0.0, 0
+        self.obs = np.asarray(obs, dtype=np.float64)
+        buf.last_obs[:] = self.obs_norm(self.obs, update=False)
+        return finished
+
+    # -----------------------------------------------------------------------------------------------
+    # 2. values, behaviour log-probabilities, advantages
+
+    def evaluate_rollout(self) -> dict[str, torch.Tensor]:
+        c, buf, dev = self.config, self.buffer, self.device
+        n = c.batch_size
+        obs = torch.from_numpy(buf.obs.reshape(n, self.obs_dim)).to(dev)
+        actions = torch.from_numpy(buf.actions.reshape(n, self.act_dim)).to(dev)
+        with torch.no_grad():
+            log_prob, _ = self.policy.log_prob_entropy(obs, actions)
+            values = self.policy.value(obs)
+            last_value = self.policy.value(torch.from_numpy(buf.last_obs).to(dev))
+            if buf.truncations:
+                finals = torch.from_numpy(np.stack([f for _, _, f in buf.truncations])).to(dev)
+                trunc_values = self.policy.value(finals).cpu().numpy()
+            else:
+                trunc_values = np.zeros(0, dtype=np.float32)
+        values_np = values.cpu().numpy().reshape(c.num_steps, c.num_envs)
+        next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
+        adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
+                                   c.gamma, c.gae_lambda)
+        return {"obs": obs, "actions": actions, "log_prob": log_prob, "values": values,
+                "advantages": torch.from_numpy(adv.reshape(n)).to(dev),
+                "targets": torch.from_numpy(targets.reshape(n)).to(dev)}
+
+    # -----------------------------------------------------------------------------------------------
+    # 3. the update
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        c, policy, opt = self.config, self.policy, self.optimizer
+        n, mb = c.batch_size, c.minibatch_size
+        eps = c.clip_eps_diagnostic
+        sums = torch.zeros(6, device=self.device)  # policy, value, entropy, kl, clipfrac, grad norm
+        count = 0
+        for epoch in range(c.update_epochs):
+            perm = torch.from_numpy(self.mb_rng.permutation(n)).to(self.device)
+            epoch_kl = torch.zeros((), device=self.device)
+            for start in range(0, n, mb):
+                idx = perm[start:start + mb]
+                obs, actions = batch["obs"][idx], batch["actions"][idx]
+                old_log_prob, old_values = batch["log_prob"][idx], batch["values"][idx]
+                adv, targets = batch["advantages"][idx], batch["targets"][idx]
+                if c.norm_adv:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+
+                # policy: Uπ(f) with ΔO = log π_θ − log π_old and ΔR from eq. 29
+                log_prob, entropy = policy.log_prob_entropy(obs, actions)
+                d_o = delta_o(log_prob, old_log_prob)
+                d_r = delta_r_pi(adv, log_prob, entropy, c.alpha)
+                policy_loss = upi_loss(self.scale, log_prob, entropy, d_o, d_r, c.ent_coef)
+
+                # value: squared error, optionally clipped around the rollout's value
+                values = policy.value(obs)
+                if c.clip_vloss:
+                    clipped = old_values + (values - old_values).clamp(-c.vf_clip, c.vf_clip)
+                    value_loss = 0.5 * torch.maximum((values - targets) ** 2, (clipped - targets) ** 2).mean()
+                else:
+                    value_loss = 0.5 * ((values - targets) ** 2).mean()
+
+                loss = policy_loss + c.vf_coef * value_loss
+                if not torch.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"the loss became {loss.item()} at update {self.update_index + 1}, epoch {epoch + 1} "
+                        f"(policy loss {policy_loss.item()}, value loss {value_loss.item()})")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm, foreach=True)
+                if not torch.isfinite(grad_norm):
+                    raise NonFiniteLossError(f"the gradient norm became {grad_norm.item()} at update "
+                                             f"{self.update_index + 1}, epoch {epoch + 1}")
+                opt.step()
+
+                with torch.no_grad():  # diagnostics
+                    log_ratio = log_prob - old_log_prob
+                    ratio = log_ratio.exp()
+                    kl = ((ratio - 1.0) - log_ratio).mean()  # k3 estimator of KL(π_old ‖ π_θ)
+                    clip_frac = ((ratio - 1.0).abs() > eps).float().mean()
+                    sums += torch.stack([policy_loss.detach(), value_loss.detach(), entropy.mean().detach(),
+                                         kl, clip_frac, grad_norm])
+                    epoch_kl += kl
+                count += 1
+            if c.target_kl is not None and epoch_kl.item() / (n // mb) > c.target_kl:
+                break
+        s = (sums / count).tolist()
+        targets_all, values_all = batch["targets"], batch["values"]
+        var_t = targets_all.var().item()
+        explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
+        return {"policy_loss": s[0], "value_loss": s[1], "entropy": s[2], "approx_kl": s[3],
+                "clip_fraction": s[4], "grad_norm": s[5], "explained_variance": explained,
+                "epochs": float(epoch + 1)}
+
+    # -----------------------------------------------------------------------------------------------
+    # the loop
+
+    def learning_rate(self, update_index: int) -> float:
+        """The rate for update ``update_index`` (0-based): linear from lr to lr/num_updates."""
+        c = self.config
+        if not c.anneal_lr:
+            return c.learning_rate
+        return c.learning_rate * (1.0 - update_index / c.num_updates)
+
+    def train_one_update(self, callbacks: Sequence[Callback] = ()) -> dict[str, float]:
+        t0 = time.perf_counter()
+        lr = self.learning_rate(self.update_index)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        start_step = self.global_step
+        finished = self.collect_rollout(callbacks)
+        metrics = self.update(self.evaluate_rollout())
+        self.update_index += 1
+        seconds = time.perf_counter() - t0
+        self.elapsed += seconds
+        returns = [r for _, r, _ in finished]
+        metrics.update({
+            "global_step": float(self.global_step), "update": float(self.update_index),
+            "time": self.elapsed, "sps": (self.global_step - start_step) / seconds,
+            "episodes": float(len(finished)),
+            "episodic_return": float(np.mean(returns)) if returns else math.nan,
+            "episodic_length": float(np.mean([n for _, _, n in finished])) if finished else math.nan,
+            "recent_return": float(np.mean(self.recent_returns)) if self.recent_returns else math.nan,
+            "learning_rate": lr, "log_std": float(self.policy.log_std.mean().item()),
+        })
+        for cb in callbacks:
+            cb.on_update(self, metrics)
+        return metrics
+
+    def learn(self, callbacks: Sequence[Callback] = (), max_updates: int | None = None) -> None:
+        """Train until ``total_steps`` (or ``max_updates`` more updates, for tests of interruption)."""
+        done = 0
+        while self.update_index < self.config.num_updates and (max_updates is None or done < max_updates):
+            self.train_one_update(callbacks)
+            done += 1
+
+    # -----------------------------------------------------------------------------------------------
+    # state for checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "global_step": self.global_step, "update_index": self.update_index, "elapsed": self.elapsed,
+            "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "obs_norm": self.obs_norm.state_dict(), "rew_scale": self.rew_scale.state_dict(),
+            "act_rng": self.act_rng.bit_generator.state, "mb_rng": self.mb_rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(), "obs": self.obs.copy(), "ep_return": self.ep_return.copy(),
+            "ep_length": self.ep_length.copy(), "recent_returns": list(self.recent_returns),
+            "env_states": get_env_states(self.envs),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.global_step = int(state["global_step"])
+        self.update_index = int(state["update_index"])
+        self.elapsed = float(state["elapsed"])
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.obs_norm.load_state_dict(state["obs_norm"])
+        self.rew_scale.load_state_dict(state["rew_scale"])
+        self.act_rng.bit_generator.state = state["act_rng"]
+        self.mb_rng.bit_generator.state = state["mb_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=20)
+        if state["env_states"] is not None and get_env_states(self.envs) is not None:
+            set_env_states(self.envs, state["env_states"])
+            self.obs = np.array(state["obs"], dtype=np.float64)
+            self.ep_return = np.array(state["ep_return"], dtype=np.float64)
+            self.ep_length = np.array(state["ep_length"], dtype=np.int64)
+        else:  # the environments cannot be restored: start fresh episodes (the run is no longer bitwise)
+            self.exact_env_state = False
+            self.rew_scale.returns[:] = 0.0
+
+    def close(self) -> None:
+        self.envs.close()

@@ -1,0 +1,152 @@
+"""A run directory and everything written into it, always atomically (temp file, fsync, rename).
+
+Layout of one run (one seed)::
+
+    RUN/config.json          the resolved PPOConfig
+    RUN/certificate.json     the scale function's Assumption 5.1 certificate
+    RUN/status.json          running | finished | failed (with the reason) | interrupted
+    RUN/metrics.csv          one row per update (plainly named columns, see METRIC_COLUMNS)
+    RUN/episodes.csv         one row per finished training episode: step, return, length
+    RUN/tb/                  TensorBoard event files (only when the tensorboard package is installed)
+    RUN/checkpoint.pt        networks, optimiser, normalisation statistics, RNG and environment states
+    RUN/evaluation.json      written by ``pgcheck evaluate``
+
+A kill at any moment leaves either the previous or the new checkpoint, never a torn one. On resume the
+CSV files are cut back to the checkpoint's step, so rows are never duplicated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.ppo import PPO, Callback
+
+METRIC_COLUMNS = ["global_step", "update", "time", "sps", "episodes", "episodic_return", "episodic_length",
+                  "recent_return", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
+                  "grad_norm", "explained_variance", "learning_rate", "log_std", "epochs"]
+EPISODE_COLUMNS = ["global_step", "episodic_return", "episodic_length"]
+CHECKPOINT = "checkpoint.pt"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def is_run(path: Path) -> bool:
+    return (path / "config.json").is_file()
+
+
+def save_checkpoint(run: Path, trainer: PPO) -> None:
+    buf = io.BytesIO()
+    torch.save(trainer.state_dict(), buf)
+    atomic_write_bytes(run / CHECKPOINT, buf.getvalue())
+
+
+def load_checkpoint(run: Path) -> dict[str, Any] | None:
+    path = run / CHECKPOINT
+    if not path.is_file():
+        return None
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    return state
+
+
+def set_status(run: Path, status: str, **extra: Any) -> None:
+    write_json(run / "status.json", {"status": status, **extra})
+
+
+def get_status(run: Path) -> dict[str, Any]:
+    try:
+        d: dict[str, Any] = read_json(run / "status.json")
+        return d
+    except (OSError, ValueError):
+        return {"status": "unknown"}
+
+
+def _fmt(v: float) -> str:
+    return "" if isinstance(v, float) and math.isnan(v) else repr(float(v))
+
+
+def _truncate_csv(path: Path, columns: list[str], max_step: int) -> None:
+    """Keep the header and the rows with global_step <= max_step (atomically)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    if path.is_file():
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                try:
+                    if float(row["global_step"]) <= max_step:
+                        writer.writerow([row.get(c, "") for c in columns])
+                except (KeyError, ValueError):
+                    break  # a torn last line from a kill
+    atomic_write_text(path, out.getvalue())
+
+
+class RunLogger(Callback):
+    """Writes metrics.csv, episodes.csv and (if available) TensorBoard; checkpoints every few updates."""
+
+    def __init__(self, run: Path, checkpoint_every: int, resume_step: int = 0) -> None:
+        self.run = run
+        self.checkpoint_every = checkpoint_every
+        _truncate_csv(run / "metrics.csv", METRIC_COLUMNS, resume_step)
+        _truncate_csv(run / "episodes.csv", EPISODE_COLUMNS, resume_step)
+        self._metrics = open(run / "metrics.csv", "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._episodes = open(run / "episodes.csv", "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._mw, self._ew = csv.writer(self._metrics), csv.writer(self._episodes)
+        self.tb: Any = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run / "tb"), purge_step=resume_step or None)
+        except ImportError:  # tensorboard is optional: the CSV files hold the same numbers
+            self.tb = None
+
+    def on_episode(self, trainer: PPO, step: int, episode_return: float, length: int) -> None:
+        self._ew.writerow([step, repr(episode_return), length])
+        if self.tb is not None:
+            self.tb.add_scalar("charts/episodic_return", episode_return, step)
+
+    def on_update(self, trainer: PPO, metrics: dict[str, float]) -> None:
+        self._mw.writerow([_fmt(metrics[c]) for c in METRIC_COLUMNS])
+        self._metrics.flush()
+        self._episodes.flush()
+        if self.tb is not None:
+            step = int(metrics["global_step"])
+            for c in METRIC_COLUMNS[2:]:
+                if not math.isnan(metrics[c]):
+                    self.tb.add_scalar(f"train/{c}", metrics[c], step)
+            self.tb.flush()
+        last = trainer.update_index >= trainer.config.num_updates
+        if trainer.update_index % self.checkpoint_every == 0 or last:
+            save_checkpoint(self.run, trainer)
+
+    def close(self) -> None:
+        self._metrics.close()
+        self._episodes.close()
+        if self.tb is not None:
+            self.tb.close()
