@@ -276,6 +276,9 @@ class PPO:
         c, policy, opt = self.config, self.policy, self.optimizer
         n, mb = c.batch_size, c.minibatch_size
         eps = c.clip_eps_diagnostic
+        for key in ("advantages", "targets"):  # f may be 0 at NaN (τ's comparisons are false): check here
+            if not torch.isfinite(batch[key]).all():
+                raise NonFiniteLossError(f"the {key} of update {self.update_index + 1} contain NaN or inf")
         sums = torch.zeros(6, device=self.device)  # policy, value, entropy, kl, clipfrac, grad norm
         count = 0
         for epoch in range(c.update_epochs):

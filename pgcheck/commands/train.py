@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import sys
 import time
@@ -145,6 +146,8 @@ def _default_out(config: Any, preset: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise UserError("install ray to use --backend ray (pip install 'ray[default]')")
     if args.resume is not None:
         return _resume(args)
     from agents.runner import parse_seeds

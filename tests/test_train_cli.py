@@ -1,0 +1,113 @@
+"""``pgcheck train / evaluate / compare`` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pgcheck.cli import main
+
+
+def pgcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pgcheck.cli", *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=180)
+
+
+def test_short_hopper_training_then_evaluate_and_compare(tmp_path: Path) -> None:
+    out = tmp_path / "hopper-mla"
+    r = pgcheck("train", "--env", "Hopper-v5", "--preset", "mla-ppo", "--total-steps", "4096", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    run = out / "seed_0"
+    for name in ("config.json", "certificate.json", "metrics.csv", "episodes.csv", "checkpoint.pt", "status.json"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert (config["scale"], config["scale_params"], config["alpha"]) == (
+        "mla_ppo", {"ao": "0.1", "ar": "1.0", "eps": "0.2"}, 0.01)  # Table 2, Hopper
+    cert = json.loads((run / "certificate.json").read_text())
+    assert cert["overall"] == "VALID" and cert["input"]["name"] == "mla_ppo"
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("global_step,update,time,sps,") and len(rows) == 3  # 2 updates of 2048
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    assert "SPS" in r.stderr  # the progress bar
+
+    r = pgcheck("evaluate", str(out), "--episodes", "2")
+    assert r.returncode == 0, r.stderr
+    ev = json.loads((run / "evaluation.json").read_text())
+    assert ev["episodes"] == 2 and ev["deterministic"] and ev["checkpoint_step"] == 4096
+
+    r = pgcheck("compare", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "| hopper-mla | Hopper-v5 | 1 |" in r.stdout
+    assert (out / "compare.png").stat().st_size > 10_000
+
+
+def test_two_seeds_in_parallel_processes(tmp_path: Path) -> None:
+    out = tmp_path / "two"
+    r = pgcheck("train", "--seeds", "0-1", "--workers", "2", "--total-steps", "1024", "--set", "num_steps=512",
+                "--set", "update_epochs=1", "--no-progress", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    for s in (0, 1):
+        assert json.loads((out / f"seed_{s}" / "status.json").read_text())["status"] == "finished"
+        assert json.loads((out / f"seed_{s}" / "config.json").read_text())["seed"] == s
+    r = pgcheck("compare", str(out / "seed_0"), str(out / "seed_1"), "--out", str(tmp_path / "cmp"))
+    assert r.returncode == 0, r.stderr
+    assert "| two | Hopper-v5 | 2 |" in r.stdout and (tmp_path / "cmp.png").is_file()
+
+
+def test_invalid_scale_is_refused_before_any_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import gymnasium
+
+    def no_env(*a: object, **k: object) -> None:
+        raise AssertionError("an environment was created")
+
+    monkeypatch.setattr(gymnasium, "make", no_env)
+    out = tmp_path / "bad"
+    code = main(["train", "--scale", "y * max(1 + x + y / 2, 0)", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "INVALID" in err and "f(0, -3) = 0 > f(0, -1) = -0.5" in err and "training refused" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_invalid_scale_exit_code_through_the_console(tmp_path: Path) -> None:
+    r = pgcheck("train", "--scale", "exp(x) * y * y", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "INVALID" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--env", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0'"),
+    (["train", "--env", "CartPole-v1"], "needs a Box (continuous) action space"),
+    (["train", "--seeds", "2-1"], "the range 2-1 is empty"),
+    (["train", "--seeds", "a"], "write a seed (3), a range (0-4) or a list (0,2,7)"),
+    (["train", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "--env", "Ant-v5", "--preset", "mla-ppo"], "Table 2 of the paper has no MLA-PPO setting for Ant"),
+    (["train", "--set", "gamma=abc"], "--set gamma=abc: not a valid float"),
+    (["train", "--set", "minibatch_size=100"], "minibatch_size (100) must be at least 2 and divide"),
+    (["train", "--scale", "mla_ppo", "--param", "zz=1"], "mla_ppo has no parameter zz"),
+    (["train", "--resume", "/no/such/run"], "no such directory"),
+    (["evaluate", "/no/such/run"], "no such run directory"),
+    (["compare", "/no/such/run"], "no such run directory"),
+])
+def test_bad_input_is_one_line_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    code = main([*argv, "--out", str(tmp_path / "o")] if argv[0] == "train" else argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_ray_backend_without_ray_says_how_to_get_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is not None:
+        pytest.fail("ray is installed here; this test checks the message without it")
+    code = main(["train", "--backend", "ray", "--out", str(tmp_path / "o")])
+    assert code == 2 and "install ray to use --backend ray" in capsys.readouterr().err
