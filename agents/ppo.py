@@ -39,7 +39,8 @@ import torch
 from agents.buffer import RolloutBuffer, compute_gae
 from agents.envs import get_env_states, make_vector_env, require_same_step, set_env_states
 from agents.normalize import ObsNormalizer, RewardScaler
-from agents.policy import ActorCritic
+from agents.optim import FlatAdam, clip_grad_norm
+from agents.policy import ActorCritic, flatten_parameters
 from pgcheck.certificate import CheckedScale
 from pgcheck.updates import delta_o, delta_r_pi, upi_loss
 
@@ -189,8 +190,8 @@ class PPO:
         self.act_high = act_space.high.astype(np.float32)
 
         self.policy = ActorCritic(self.obs_dim, self.act_dim, c.hidden_sizes, c.log_std_init).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.learning_rate, eps=c.adam_eps,
-                                          fused=self.device.type in ("cpu", "cuda"))
+        self.flat_params, self.flat_grad = flatten_parameters(self.policy)  # one tensor for Adam and clip
+        self.optimizer = FlatAdam(self.flat_params, self.flat_grad, lr=c.learning_rate, eps=c.adam_eps)
         self.obs_norm = ObsNormalizer((self.obs_dim,), c.obs_clip, enabled=c.norm_obs)
         self.rew_scale = RewardScaler(c.num_envs, c.gamma, c.reward_clip, enabled=c.norm_reward)
         self.buffer = RolloutBuffer(c.num_steps, c.num_envs, self.obs_dim, self.act_dim)
@@ -275,22 +276,24 @@ class PPO:
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c, policy, opt = self.config, self.policy, self.optimizer
         n, mb = c.batch_size, c.minibatch_size
-        eps = c.clip_eps_diagnostic
         for key in ("advantages", "targets"):  # f may be 0 at NaN (τ's comparisons are false): check here
             if not torch.isfinite(batch[key]).all():
                 raise NonFiniteLossError(f"the {key} of update {self.update_index + 1} contain NaN or inf")
-        sums = torch.zeros(6, device=self.device)  # policy, value, entropy, kl, clipfrac, grad norm
-        count = 0
+        losses: list[torch.Tensor] = []       # (policy loss, value loss, grad norm) per minibatch
+        kls: list[torch.Tensor] = []
+        clip_fracs: list[torch.Tensor] = []
+        new_log_prob = torch.empty(n, device=self.device)
         for epoch in range(c.update_epochs):
+            # shuffle once per epoch; minibatches are then contiguous slices (views, no copies)
             perm = torch.from_numpy(self.mb_rng.permutation(n)).to(self.device)
-            epoch_kl = torch.zeros((), device=self.device)
+            b = {k: v[perm] for k, v in batch.items()}
+            if c.norm_adv:  # per-minibatch normalisation, all minibatches at once
+                a = b["advantages"].view(n // mb, mb)
+                b["advantages"] = ((a - a.mean(1, keepdim=True)) / (a.std(1, keepdim=True) + 1e-8)).view(n)
             for start in range(0, n, mb):
-                idx = perm[start:start + mb]
-                obs, actions = batch["obs"][idx], batch["actions"][idx]
-                old_log_prob, old_values = batch["log_prob"][idx], batch["values"][idx]
-                adv, targets = batch["advantages"][idx], batch["targets"][idx]
-                if c.norm_adv:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                sl = slice(start, start + mb)
+                obs, actions, old_log_prob = b["obs"][sl], b["actions"][sl], b["log_prob"][sl]
+                adv, targets, old_values = b["advantages"][sl], b["targets"][sl], b["values"][sl]
 
                 # policy: Uπ(f) with ΔO = log π_θ − log π_old and ΔR from eq. 29
                 log_prob, entropy = policy.log_prob_entropy(obs, actions)
@@ -311,31 +314,32 @@ class PPO:
                     raise NonFiniteLossError(
                         f"the loss became {loss.item()} at update {self.update_index + 1}, epoch {epoch + 1} "
                         f"(policy loss {policy_loss.item()}, value loss {value_loss.item()})")
-                opt.zero_grad(set_to_none=True)
+                self.flat_grad.zero_()
                 loss.backward()  # type: ignore[no-untyped-call]
-                grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm, foreach=True)
+                grad_norm = clip_grad_norm(self.flat_grad, c.max_grad_norm)
                 if not torch.isfinite(grad_norm):
                     raise NonFiniteLossError(f"the gradient norm became {grad_norm.item()} at update "
                                              f"{self.update_index + 1}, epoch {epoch + 1}")
                 opt.step()
+                losses.append(torch.stack([policy_loss.detach(), value_loss.detach(), grad_norm]))
+                new_log_prob[sl] = log_prob.detach()
 
-                with torch.no_grad():  # diagnostics
-                    log_ratio = log_prob - old_log_prob
-                    ratio = log_ratio.exp()
-                    kl = ((ratio - 1.0) - log_ratio).mean()  # k3 estimator of KL(π_old ‖ π_θ)
-                    clip_frac = ((ratio - 1.0).abs() > eps).float().mean()
-                    sums += torch.stack([policy_loss.detach(), value_loss.detach(), entropy.mean().detach(),
-                                         kl, clip_frac, grad_norm])
-                    epoch_kl += kl
-                count += 1
-            if c.target_kl is not None and epoch_kl.item() / (n // mb) > c.target_kl:
+            with torch.no_grad():  # diagnostics over the epoch, before each minibatch's step
+                log_ratio = new_log_prob - b["log_prob"]
+                ratio = log_ratio.exp()
+                kls.append(((ratio - 1.0) - log_ratio).mean())  # k3 estimator of KL(π_old ‖ π_θ)
+                clip_fracs.append(((ratio - 1.0).abs() > c.clip_eps_diagnostic).float().mean())
+            if c.target_kl is not None and kls[-1].item() > c.target_kl:
                 break
-        s = (sums / count).tolist()
+        mean_losses = torch.stack(losses).mean(0).tolist()
+        with torch.no_grad():
+            entropy_now = self.policy.log_prob_entropy(batch["obs"][:1], batch["actions"][:1])[1].item()
         targets_all, values_all = batch["targets"], batch["values"]
         var_t = targets_all.var().item()
         explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
-        return {"policy_loss": s[0], "value_loss": s[1], "entropy": s[2], "approx_kl": s[3],
-                "clip_fraction": s[4], "grad_norm": s[5], "explained_variance": explained,
+        return {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],
+                "entropy": entropy_now, "approx_kl": torch.stack(kls).mean().item(),
+                "clip_fraction": torch.stack(clip_fracs).mean().item(), "explained_variance": explained,
                 "epochs": float(epoch + 1)}
 
     # -----------------------------------------------------------------------------------------------
@@ -351,8 +355,7 @@ class PPO:
     def train_one_update(self, callbacks: Sequence[Callback] = ()) -> dict[str, float]:
         t0 = time.perf_counter()
         lr = self.learning_rate(self.update_index)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
         start_step = self.global_step
         finished = self.collect_rollout(callbacks)
         metrics = self.update(self.evaluate_rollout())

@@ -210,3 +210,25 @@ def test_iqm_weights_and_bootstrap() -> None:
     assert float(stats.iqm(np.array([1.0, 2.0, 3.0, 100.0]))) == pytest.approx(2.5)
     lo, hi = stats.bootstrap_ci(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), stats.mean)
     assert 1.0 <= lo < 3.0 < hi <= 5.0
+
+
+def test_flat_adam_and_clip_match_torch() -> None:
+    from agents.optim import FlatAdam, clip_grad_norm
+
+    torch.manual_seed(0)
+    a = torch.randn(50)
+    b = torch.nn.Parameter(a.clone())
+    grad = torch.zeros(50)
+    mine = FlatAdam(a, grad, lr=1e-2, eps=1e-5)
+    ref = torch.optim.Adam([b], lr=1e-2, eps=1e-5)
+    for _ in range(20):
+        g = torch.randn(50) * 3
+        grad.copy_(g)
+        b.grad = g.clone()
+        n1 = clip_grad_norm(grad, 0.5)
+        n2 = torch.nn.utils.clip_grad_norm_([b], 0.5)
+        torch.testing.assert_close(n1, n2)
+        torch.testing.assert_close(grad, b.grad)
+        mine.step()
+        ref.step()
+    torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-6)
