@@ -164,7 +164,7 @@ def plot(groups: list[Group], out: Path, points: int = 100) -> None:
     for g in groups:
         curves = np.array([r.curve(grid) for r in g.runs])
         m, lo, hi = stats.band(curves)
-        line = ax.plot(grid, m, label=f"{g.name} ({len(g.runs)} seeds)")[0]
+        line = ax.plot(grid, m, label=f"{g.name} ({len(g.runs)} seed{'' if len(g.runs) == 1 else 's'})")[0]
         ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
     envs = sorted({str(r.config.get("env_id")) for g in groups for r in g.runs})
     ax.set_title(", ".join(envs))

@@ -111,3 +111,15 @@ def test_ray_backend_without_ray_says_how_to_get_it(capsys: pytest.CaptureFixtur
         pytest.fail("ray is installed here; this test checks the message without it")
     code = main(["train", "--backend", "ray", "--out", str(tmp_path / "o")])
     assert code == 2 and "install ray to use --backend ray" in capsys.readouterr().err
+
+
+def test_demo_step_prints_where_everything_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pgcheck.commands.train import demo_step
+
+    demo_step(total_steps=2048, out=tmp_path / "demo")
+    out = capsys.readouterr().out
+    run = tmp_path / "demo" / "seed_0"
+    assert f"run directory: {run}" in out and f"{run / 'metrics.csv'}" in out
+    assert f"plot:          {tmp_path / 'demo' / 'compare.png'}" in out
+    assert (tmp_path / "demo" / "compare.png").is_file()
+    assert json.loads((run / "config.json").read_text())["scale"] == "mla_ppo"
