@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("train", "pgcheck.commands.train"),
     ("evaluate", "pgcheck.commands.evaluate"),
     ("compare", "pgcheck.commands.compare"),
+    ("prove", "pgcheck.commands.prove"),
 ]
 
 

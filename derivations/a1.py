@@ -1,0 +1,263 @@
+"""Appendix A.1, step by step as printed: from f_ML = e^{ΔO}(e^{ΔR} − 1) to f_MLA (35) and f_MLA(αo,αr) (36).
+
+Notation: x = ΔO, y = ΔR (pgcheck's symbols), ``f_ML = eˣ(eʸ − 1)`` (registry ``ml``),
+``m(x, y) = y e^{x + y/2}`` (the middle of the chain), ``f0(x, y) = y max(1 + x + y/2, 0)``,
+``h(t) = sinh t − t`` (h(0) = 0, h' = cosh − 1 = 2 sinh²(t/2) ≥ 0, so sign h(t) = sign t).
+
+Printed chain: X ∼ U[x, x + y], E[e^X] = (e^{x+y} − eˣ)/y, e^{E[X]} = e^{x+y/2}; (57) Jensen
+"0 < e^{x+y/2} ≤ (e^{x+y} − eˣ)/y ∀ x, y ∈ ℝ"; (58) f_ML = e^{x+y} − eˣ; (59) ≈ y e^{x+y/2}; (60)
+"≥ y max(1 + x + y/2, 0) since eᶻ ≥ max(1 + z, 0)"; the whole is called a "lower bound to f_ML, exact up
+to second order". Then f0 is not monotone in y, "non-decreasing (and also convex) in y iff 1 + x ≤ 0";
+the fix at y_min = −(1 + x) gives (35); the derivation of (36) with αo, αr.
+
+Errata found: (57) is undefined at y = 0 (E1); multiplying (57) by y reverses it for y < 0, so (59) is a lower
+bound of f_ML only for y ≥ 0 (E2) and (60) holds only for y ≥ 0 (E3) — what is true for every y is
+|f0| ≤ |m| ≤ |f_ML| with equal signs; the derivation of (36) says the non-monotonicity of f1 occurs "when
+1 + α0x < 0", where in fact f1 is monotone: it occurs when 1 + αo x > 0 (E4). Every other step holds.
+Symbolic: sympy (integrals, identities, Taylor polynomials via pgcheck.check.taylor2) and z3 through
+pgcheck's encoder; pgcheck validate for f0 and the fixed functions. Cross-check: a float64 grid of
+(x, y) with pgcheck's compiled forms of f_ML and f0.
+"""
+
+from __future__ import annotations
+
+import sympy
+import torch
+
+from derivations import autograd as ag
+from derivations import logic
+from derivations.core import Evidence
+from pgcheck import backends, check
+from pgcheck.expr import X, Y
+
+ID = "a1"
+TITLE = "Appendix A.1: the derivation of f_MLA and f_MLA(αo,αr), step by step"
+REFERENCE = "Appendix A.1, eqs. (57)–(60), the fix for non-monotonicity, the derivation of (36)"
+STATEMENT = ("Each printed step from e^{ΔO}(e^{ΔR}−1) through the Jensen bound (57), the chain (58)–(60), the "
+             "monotonicity/convexity of f0, the fix giving (35) and the derivation of (36)")
+
+F0 = "y * max(1 + x + y / 2, 0)"
+SYMPY = "sympy"
+
+
+def _h_sign_lemma(ev: Evidence) -> bool:
+    t = sympy.Symbol("t", real=True)
+    h = sympy.sinh(t) - t
+    ok = (h.subs(t, 0) == 0
+          and sympy.simplify((sympy.diff(h, t) - 2 * sympy.sinh(t / 2) ** 2).rewrite(sympy.exp)) == 0)
+    return ev.lemma("lemma h", "h(t) = sinh t − t has h(0) = 0 and h'(t) = 2 sinh²(t/2) ≥ 0 (zero only at t = 0), "
+                    "so h is strictly increasing and sign h(t) = sign t",
+                    "sympy: h(0) and the identity h' = 2 sinh²(t/2); monotonicity from h' ≥ 0", ok)
+
+
+def _jensen(ev: Evidence) -> None:
+    x, y = X, Y
+    u = sympy.Symbol("u", real=True)
+    mean_exp = sympy.integrate(sympy.exp(u), (u, x, x + y)) / y
+    mean = sympy.integrate(u, (u, x, x + y)) / y
+    ev.step("A.1, X ∼ U[ΔO, ΔO+ΔR]", "E[e^X] = (e^{ΔO+ΔR} − e^{ΔO})/ΔR and e^{E[X]} = e^{ΔO+ΔR/2} (ΔR ≠ 0)",
+            "sympy: integrals (for ΔR < 0 the interval is [ΔO+ΔR, ΔO]; the signed integral over ΔR is the same)",
+            sympy.simplify(mean_exp - (sympy.exp(x + y) - sympy.exp(x)) / y) == 0
+            and sympy.simplify(mean - (x + y / 2)) == 0)
+    dd = (sympy.exp(x + y) - sympy.exp(x)) / y
+    at_zero = dd.subs(y, 0)
+    limit = sympy.limit(dd, y, 0)
+    ev.step("(57)", "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR for all ΔO, ΔR ∈ ℝ (as printed)",
+            "sympy: the right side at ΔR = 0", at_zero.is_finite is True, erratum="E1",
+            detail=f"at ΔR = 0 the right side is {at_zero}; its limit is {limit}")
+    h_ok = _h_sign_lemma(ev)
+    identity = sympy.simplify((dd - sympy.exp(x + y / 2)
+                               - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2) / y).rewrite(sympy.exp)) == 0
+    corrected = ev.lemma("(57) corrected", "for ΔR ≠ 0: 0 < e^{ΔO+ΔR/2} < (e^{ΔO+ΔR} − e^{ΔO})/ΔR, with equality "
+                         "in the limit ΔR → 0 (both sides → e^{ΔO})",
+                         "sympy: (e^{x+y} − eˣ)/y − e^{x+y/2} = 2e^{x+y/2} h(y/2)/y, positive by lemma h; limit",
+                         identity and h_ok and sympy.simplify(limit - sympy.exp(x)) == 0)
+    ev.add_erratum("E1", "(57)", "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR  ∀ ΔO, ΔR ∈ ℝ",
+                   f"ΔR = 0: the right side is (e^{{ΔO}} − e^{{ΔO}})/0 = 0/0, undefined (sympy: {at_zero})",
+                   "for ΔR ≠ 0 (strictly: e^{ΔO+ΔR/2} < (e^{ΔO+ΔR} − e^{ΔO})/ΔR); at ΔR = 0 only as the limit "
+                   "e^{ΔO} = e^{ΔO}", at_zero.is_finite is not True and corrected)
+
+
+def _chain(ev: Evidence) -> None:
+    x, y = X, Y
+    f_ml = logic.registry("ml")
+    mid = y * sympy.exp(x + y / 2)
+    f0 = logic.parse(F0)
+    ev.step("(58)", "e^{ΔO}(e^{ΔR} − 1) = e^{ΔO+ΔR} − e^{ΔO}", "sympy (registry ml)",
+            sympy.simplify(f_ml - (sympy.exp(x + y) - sympy.exp(x))) == 0)
+
+    cx2 = {X: 0, Y: -2}
+    v_mid, v_ml = logic.value(mid, cx2), logic.value(f_ml, cx2)
+    wrong59 = logic.sign(v_mid - v_ml) > 0
+    ev.step("(58)–(59), A.1 opening", "ΔR e^{ΔO+ΔR/2} is a lower bound of e^{ΔO}(e^{ΔR} − 1) (from (57) times ΔR), "
+            "for all ΔO, ΔR", "exact evaluation (pgcheck.exact) at a point", not wrong59, erratum="E2",
+            detail=f"at ΔO = 0, ΔR = −2: ΔR e^{{ΔO+ΔR/2}} = {logic.show(v_mid)} > f_ML = {logic.show(v_ml)}")
+    gap = sympy.simplify((f_ml - mid - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2)).rewrite(sympy.exp)) == 0
+    c59 = ev.lemma("(59) corrected", "e^{ΔO}(e^{ΔR} − 1) − ΔR e^{ΔO+ΔR/2} = 2e^{ΔO+ΔR/2} h(ΔR/2) has the sign of ΔR: "
+                   "ΔR e^{ΔO+ΔR/2} ≤ f_ML for ΔR ≥ 0, ≥ f_ML for ΔR ≤ 0, i.e. |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML|, same sign",
+                   "sympy identity + lemma h", gap)
+    ev.add_erratum("E2", "A.1 opening sentence and (58)–(59)",
+                   "ΔR e^{ΔO+ΔR/2} (obtained from (57)) is 'a lower bound to e^{ΔO}(e^{ΔR} − 1)'",
+                   f"ΔO = 0, ΔR = −2: ΔR e^{{ΔO+ΔR/2}} = −2/e = {logic.show(v_mid)} > "
+                   f"e^{{−2}} − 1 = {logic.show(v_ml)}: "
+                   "multiplying (57) by ΔR < 0 reverses it",
+                   "a lower bound for ΔR ≥ 0 and an upper bound for ΔR ≤ 0: |ΔR e^{ΔO+ΔR/2}| ≤ |e^{ΔO}(e^{ΔR} − 1)| "
+                   "with the same sign (a lower bound in magnitude)", wrong59 and c59)
+
+    z = sympy.Symbol("z", real=True)
+    g = sympy.exp(z) - 1 - z
+    lemma = (g.subs(z, 0) == 0 and sympy.diff(g, z).subs(z, 0) == 0 and bool(sympy.diff(g, z, 2).is_positive))
+    ev.step("(60), 'since'", "eᶻ ≥ max(1 + z, 0) for every real z", "sympy: g = eᶻ − 1 − z is convex (g'' = eᶻ > 0) "
+            "with g(0) = g'(0) = 0, so g ≥ 0; and eᶻ > 0", lemma)
+    cx1 = {X: 0, Y: -1}
+    v_mid1, v_f0 = logic.value(mid, cx1), logic.value(f0, cx1)
+    wrong60 = logic.sign(v_mid1 - v_f0) < 0
+    ev.step("(60)", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) for all ΔO, ΔR (as printed)",
+            "exact evaluation (pgcheck.exact) at a point", not wrong60, erratum="E3",
+            detail=f"at ΔO = 0, ΔR = −1: {logic.show(v_mid1)} < {logic.show(v_f0)}")
+    e_, m_, r_ = sympy.symbols("E M r", real=True)
+    times = logic.prove(sympy.And(sympy.Or(r_ < 0, r_ * e_ >= r_ * m_), sympy.Or(r_ > 0, r_ * e_ <= r_ * m_)),
+                        [e_ >= m_])
+    c60 = ev.lemma("(60) corrected", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) for ΔR ≥ 0 and ≤ for ΔR ≤ 0, i.e. "
+                   "|f0| ≤ |ΔR e^{ΔO+ΔR/2}| with the same sign", "z3: E ≥ M ⇒ rE ⋛ rM by the sign of r (with E = e^z, "
+                   "M = max(1+z, 0) from the lemma above); " + times.method, times.proved and lemma)
+    ev.add_erratum("E3", "(60)", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) 'since eˣ ≥ max(1 + x, 0) ∀x ∈ ℝ'",
+                   f"ΔO = 0, ΔR = −1: −e^{{−1/2}} = {logic.show(v_mid1)} < −1/2 = {logic.show(v_f0)}",
+                   "≥ for ΔR ≥ 0, ≤ for ΔR ≤ 0; together with (59) corrected: 0 ≤ f0/f_ML ≤ 1 for ΔR ≠ 0, i.e. f0 is a "
+                   "lower bound of f_ML in magnitude (|f0| ≤ |f_ML|, same sign), a lower bound only for ΔR ≥ 0",
+                   wrong60 and c60)
+
+    target = sympy.expand(Y + X * Y + Y ** 2 / 2)
+    polys = [sympy.expand(sympy.sympify(check.taylor2(e), locals={"x": X, "y": Y})) for e in (f_ml, mid, f0)]
+    ev.step("A.1 opening", "f_ML, ΔR e^{ΔO+ΔR/2} and f0 agree up to second order at (0, 0): y + xy + y²/2",
+            "pgcheck.check.taylor2", all(p == target for p in polys), detail=f"{polys}")
+
+
+def _f0_monotonicity(ev: Evidence) -> None:
+    f0 = logic.parse(F0)
+    cert = check.validate(F0, options=check.Options(use_cache=False))
+    ev.step("A.1, after (60)", "f0 does not satisfy the monotonicity in ΔR of Assumption 5.1",
+            "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties),
+            cert.property("1b").verdict == "refuted")
+    y1, y2 = sympy.symbols("y1 y2", real=True)
+    mono = logic.prove(sympy.Le(f0.subs(Y, y1), f0.subs(Y, y2)), [1 + X <= 0, y1 < y2])
+    witness = logic.prove(sympy.Gt(f0.subs(Y, -3 * (1 + X) / 2), f0.subs(Y, -(1 + X))), [1 + X > 0])
+    ev.step("A.1, after (60)", "f0(ΔO, ·) is non-decreasing iff 1 + ΔO ≤ 0", "z3: monotone for every ΔO with "
+            "1 + ΔO ≤ 0; for 1 + ΔO > 0 the pair y = −3(1+ΔO)/2 < −(1+ΔO) decreases; " + mono.method,
+            mono.proved and witness.proved)
+    mid = f0.subs(Y, (y1 + y2) / 2)
+    convex = logic.prove(sympy.Le(2 * mid, f0.subs(Y, y1) + f0.subs(Y, y2)), [1 + X <= 0])
+    not_convex = logic.prove(sympy.Gt(2 * f0.subs(Y, -2 * (1 + X)), f0.subs(Y, -3 * (1 + X)) + f0.subs(Y, -(1 + X))),
+                             [1 + X > 0])
+    ev.step("A.1, after (60)", "… and also convex in ΔR iff 1 + ΔO ≤ 0", "z3: midpoint convexity for 1 + ΔO ≤ 0 (f0 "
+            "is continuous, so convex); for 1 + ΔO > 0 the midpoint of −3(1+ΔO) and −(1+ΔO) violates it",
+            convex.proved and not_convex.proved)
+
+
+def _fix(ev: Evidence) -> None:
+    x, y = X, Y
+    q = y * (1 + x + y / 2)
+    ymin = sympy.solve(sympy.diff(q, y), y)
+    ok_min = ymin == [-(1 + x)] and sympy.diff(q, y, 2) == 1
+    ev.step("fix for (35)", "the minimum of q(x, y) = y(1 + x + y/2) over y is at y_min = −(1 + x)",
+            "sympy: solve ∂q/∂y = 0, ∂²q/∂y² = 1 > 0", ok_min)
+    half = logic.prove(sympy.And(logic.eq(1 + x - (1 + x) / 2, (1 + x) / 2), (1 + x) / 2 > 0), [1 + x > 0])
+    ev.step("fix for (35)", "1 + x + y_min/2 = (1 + x)/2 > 0 when 1 + x > 0", half.method, half.proved)
+    f0 = logic.parse(F0)
+    left = logic.prove(sympy.And(logic.eq(f0, q), 1 + x + y < 0), [1 + x > 0, y > -2 * (1 + x), y < -(1 + x)])
+    ev.step("fix for (35)", "f0 = q on a left neighbourhood (−2(1+x), y_min) of y_min, where ∂q/∂y = 1 + x + y < 0",
+            left.method, left.proved)
+    ev.step("fix for (35)", "q(x, y_min) = −(1 + x)²/2", SYMPY,
+            sympy.simplify(q.subs(y, -(1 + x)) + (1 + x) ** 2 / 2) == 0)
+    fixed = sympy.Piecewise((-(1 + x) ** 2 / 2, sympy.And(y < -(1 + x), 1 + x > 0)), (f0, True))
+    same = logic.prove(logic.eq(fixed, logic.registry("mla")))
+    ev.step("fix for (35)", "the fixed function (−(1+x)²/2 when y < y_min and 1 + x > 0, else f0) is eq. (35) "
+            "(pgcheck's registry mla)", same.method, same.proved)
+    cert = check.validate("mla", options=check.Options(use_cache=False))
+    poly = sympy.expand(sympy.sympify(check.taylor2(logic.registry("mla")), locals={"x": X, "y": Y}))
+    ev.step("fix for (35)", "the fix satisfies Assumption 5.1 and remains exact to second order at (0, 0)",
+            "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties)
+            + "; pgcheck.check.taylor2", cert.overall == "VALID" and poly == sympy.expand(y + x * y + y ** 2 / 2))
+
+
+def _eq36(ev: Evidence) -> None:
+    x, y = X, Y
+    ao, ar = sympy.symbols("ao ar", real=True)
+    f0 = logic.parse(F0)
+    f1_printed = ar * y * sympy.Max(1 + ao * x + ar * y / 2, 0)
+    ev.step("derivation of (36)", "replacing (ΔO, ΔR) by (αo ΔO, αr ΔR) in the chain gives f1 = αr y(1 + αo x + "
+            "αr y/2)⁺", SYMPY, sympy.simplify(f0.subs({x: ao * x, y: ar * y}, simultaneous=True) - f1_printed) == 0)
+    arp = sympy.Symbol("ar_p", real=True)
+    wlog = sympy.simplify(f1_printed.subs(ar, 2 * arp) - 2 * arp * y * sympy.Max(1 + ao * x + arp * y, 0)) == 0
+    ev.step("derivation of (36)", "WLOG f1 ≡ y(1 + αo x + αr y)⁺: f1 is the positive multiple αr of it with αr "
+            "renamed αr/2 (needs αr > 0; for αr = 0, f1 ≡ 0)", SYMPY, wlog)
+    ev.note("The reparametrisation of f1 needs αr > 0 (αr = 0 makes f1 ≡ 0); the cases αr = 0 of Observation 5.3 "
+            "are cases of the final formula (36), not of f1.")
+    f1 = y * sympy.Max(1 + ao * x + ar * y, 0)
+    y1, y2 = sympy.symbols("y1 y2", real=True)
+    mono_neg = logic.prove(sympy.Le(f1.subs(y, y1), f1.subs(y, y2)), [ar > 0, 1 + ao * x < 0, y1 < y2])
+    c = 1 + ao * x
+    witness = logic.prove(sympy.Gt(f1.subs(y, -3 * c / (4 * ar)), f1.subs(y, -c / (2 * ar))), [ar > 0, c > 0])
+    cx_point = {x: 0, ao: 1, ar: sympy.Rational(1, 2)}
+    a_, b_ = logic.value(f1.subs(y, sympy.Rational(-3, 2)), cx_point), logic.value(f1.subs(y, -1), cx_point)
+    ev.step("derivation of (36)", "f1 = y max(1 + α0x + αr y, 0) is non-monotone in y for certain y 'when 1 + α0x < 0' "
+            "(as printed)", "z3: for αr > 0 and 1 + αo x < 0, f1(x, ·) is non-decreasing; " + mono_neg.method,
+            not mono_neg.proved, erratum="E4")
+    ev.add_erratum("E4", "A.1, derivation of (36)",
+                   "'fixing the non-monotonicity of f1(x, y) = y max(1 + α0x + αr y, 0) "
+                   "for certain ranges of y when 1 + α0x < 0'",
+                   "αo = 1, αr = 1/2, x = −2 (1 + αo x = −1 < 0): f1(−2, ·) is non-decreasing for every y (z3), so "
+                   f"there is nothing to fix; at x = 0 (1 + αo x = 1 > 0): f1(0, −3/2) = {a_} > f1(0, −1) = {b_}",
+                   "when 1 + αo x > 0 (as the next paragraph, 'the problematic case when 1 + αo x > 0', says): "
+                   "for αr > 0, "
+                   "f1(x, ·) is non-decreasing iff 1 + αo x ≤ 0",
+                   mono_neg.proved and witness.proved and a_ > b_)
+    ymin = sympy.solve(sympy.diff(y * (1 + ao * x + ar * y), y), y)
+    ok = ymin == [-(1 + ao * x) / (2 * ar)] and sympy.simplify((1 + ao * x + ar * ymin[0]) - (1 + ao * x) / 2) == 0
+    ev.step("derivation of (36)", "argmin y_min = −(1 + αo x)/(2αr) and 1 + αo x + αr y_min = (1 + αo x)/2", SYMPY, ok)
+    reg, syms = logic.registry_symbolic("mla_param")
+    reg = reg.subs({syms["ao"]: ao, syms["ar"]: ar})
+    clipped = sympy.Piecewise((y * sympy.Max(1 + ao * x + ar * y, (1 + ao * x) / 2), 1 + ao * x > 0),
+                              (y * sympy.Max(1 + ao * x + ar * y, 0), True))
+    same = logic.prove(logic.eq(clipped, reg))
+    ev.step("derivation of (36)", "clipping the second factor below at (1 + αo x)/2 only when 1 + αo x > 0 is "
+            "y max(1 + αo x + αr y, (1 + αo x)⁺/2), pgcheck's registry mla_param, for all αo, αr", same.method,
+            same.proved)
+    lin = logic.prove(logic.eq(reg, y * (1 + ao * x) / 2), [ar > 0, 1 + ao * x > 0, y <= -(1 + ao * x) / (2 * ar)])
+    mono = logic.prove(sympy.Le(reg.subs(y, y1), reg.subs(y, y2)), [y1 < y2])
+    ev.step("derivation of (36)", "below y_min the fix continues linearly, y(1 + αo x)/2, and the result is "
+            "non-decreasing in y for all αo, αr", lin.method, lin.proved and mono.proved)
+
+
+def derive(ev: Evidence) -> None:
+    _jensen(ev)
+    _chain(ev)
+    _f0_monotonicity(ev)
+    _fix(ev)
+    _eq36(ev)
+    ev.scope = ("every printed step of A.1: identities and integrals by sympy, inequalities by z3/sympy for all real "
+                "ΔO, ΔR (and all αo, αr), counterexamples evaluated exactly")
+    ev.complete = True
+
+    worst, printed_fail, negative = 0.0, 0, 0
+    f_ml = backends.to_torch(logic.registry("ml"))
+    f0 = backends.to_torch(logic.parse(F0))
+    with ag.single_thread():
+        grid = torch.linspace(-3, 3, 121, dtype=ag.DTYPE)
+        xs, ys = torch.meshgrid(grid, grid, indexing="ij")
+        xs, ys = xs.reshape(-1), ys.reshape(-1)
+        keep = ys != 0
+        xs, ys = xs[keep], ys[keep]
+        a, m, b = f0(xs, ys), ys * torch.exp(xs + ys / 2), f_ml(xs, ys)
+        scale = 1e-14 * (1 + b.abs())
+        worst = float(torch.clamp(a.abs() - m.abs() - scale, min=0).max())
+        worst = max(worst, float(torch.clamp(m.abs() - b.abs() - scale, min=0).max()))
+        worst = max(worst, float(torch.clamp(-(a * b), min=0).max()), float(torch.clamp(-(m * b), min=0).max()))
+        fails = (m > b + scale) | (m < a - scale)  # printed (59) as a lower bound, printed (60)
+        printed_fail = int(fails.sum())
+        negative = int((fails & (ys < 0)).sum())
+    ev.lemma("grid", "the printed (59)/(60) inequalities fail on the grid only where ΔR < 0",
+             "float64 grid, margin 1e-14(1 + |f_ML|)", printed_fail > 0 and negative == printed_fail,
+             detail=f"{printed_fail} failures, {negative} of them with ΔR < 0")
+    ev.check("corrected chain", "|f0| ≤ |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML| and equal signs (largest violation), pgcheck's torch "
+             "forms of f0 and ml", "121 × 121 grid on [−3, 3]², ΔR ≠ 0", worst, 1e-12, 1.0)

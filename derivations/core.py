@@ -1,0 +1,200 @@
+"""The vocabulary of a derivation: steps, autograd cross-checks, errata, and the verdict they imply.
+
+Every claim of the paper (DESIGN.md §3) is established by a module of :mod:`derivations` that records
+
+* **steps** — one statement each, checked symbolically (sympy, or z3 through :mod:`pgcheck.smt`) or by
+  pgcheck's own validator. A step is either *printed* (the paper's statement, checked as printed) or a
+  lemma/corrected statement of ours;
+* **cross-checks** — the same identity evaluated in float64 with torch autograd on random instances,
+  always through pgcheck's own code (``pgcheck.updates`` losses, ``pgcheck.check.checked_scale``), with
+  the largest absolute error and the tolerance it must stay under;
+* **errata** — a printed step that is false: the printed form, a concrete counterexample (re-checked
+  exactly) and the corrected statement (which is then itself a checked step).
+
+The verdict follows mechanically (:meth:`Evidence.verdict`): ``failed`` when anything that should hold
+does not (a lemma, a cross-check, an unconfirmed erratum, a printed step that fails without an erratum);
+else ``erratum`` when the paper needed a correction; else ``proved`` when the symbolic steps establish
+the whole claim; else ``cross-checked``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["proved", "cross-checked", "erratum", "failed"]
+VERDICTS: tuple[Verdict, ...] = ("proved", "cross-checked", "erratum", "failed")
+
+
+def sig(value: float, digits: int = 2) -> float:
+    """``value`` rounded to ``digits`` significant digits (reported errors are not bit-for-bit stable)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits - 1}e}")
+
+
+@dataclass
+class Step:
+    """One checked statement. ``printed``: the paper's own step, checked as printed."""
+
+    ref: str
+    statement: str
+    method: str
+    holds: bool
+    printed: bool = True
+    detail: str = ""
+    erratum: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"ref": self.ref, "statement": self.statement, "method": self.method,
+                             "holds": self.holds, "printed": self.printed}
+        if self.detail:
+            d["detail"] = self.detail
+        if self.erratum:
+            d["erratum"] = self.erratum
+        return d
+
+
+@dataclass
+class CrossCheck:
+    """Both sides of an identity in float64 on random instances; passes when the error is small."""
+
+    name: str
+    compares: str
+    instances: str
+    max_abs_error: float
+    tolerance: float
+    scale: float = 1.0
+
+    @property
+    def passed(self) -> bool:
+        return math.isfinite(self.max_abs_error) and self.max_abs_error <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "compares": self.compares, "instances": self.instances,
+                "max_abs_error": sig(self.max_abs_error), "tolerance": self.tolerance,
+                "magnitude": sig(self.scale), "passed": self.passed}
+
+
+@dataclass
+class Erratum:
+    """A printed step that is false, with a re-checked counterexample and the corrected statement."""
+
+    id: str
+    where: str
+    printed: str
+    counterexample: str
+    corrected: str
+    confirmed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "where": self.where, "printed": self.printed,
+                "counterexample": self.counterexample, "corrected": self.corrected,
+                "confirmed": self.confirmed}
+
+
+@dataclass
+class Evidence:
+    """What a derivation established; its :meth:`verdict` is computed, never asserted."""
+
+    scope: str = ""
+    complete: bool = False
+    steps: list[Step] = field(default_factory=list)
+    checks: list[CrossCheck] = field(default_factory=list)
+    errata: list[Erratum] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    # --- recording -------------------------------------------------------------------------------
+    def step(self, ref: str, statement: str, method: str, holds: bool, *, printed: bool = True,
+             detail: str = "", erratum: str | None = None) -> bool:
+        self.steps.append(Step(ref, statement, method, bool(holds), printed, detail, erratum))
+        return bool(holds)
+
+    def lemma(self, ref: str, statement: str, method: str, holds: bool, detail: str = "") -> bool:
+        """A statement of ours (a lemma, a rewriting, a corrected form): it must hold."""
+        return self.step(ref, statement, method, holds, printed=False, detail=detail)
+
+    def check(self, name: str, compares: str, instances: str, max_abs_error: float, tolerance: float,
+              scale: float = 1.0) -> bool:
+        c = CrossCheck(name, compares, instances, float(max_abs_error), tolerance, float(scale))
+        self.checks.append(c)
+        return c.passed
+
+    def add_erratum(self, id: str, where: str, printed: str, counterexample: str, corrected: str,
+                    confirmed: bool) -> None:
+        self.errata.append(Erratum(id, where, printed, counterexample, corrected, bool(confirmed)))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    # --- verdict ---------------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Everything that makes the claim fail; empty when it does not."""
+        out: list[str] = []
+        if self.error:
+            out.append(self.error)
+        errata = {e.id: e for e in self.errata}
+        for s in self.steps:
+            if s.holds:
+                continue
+            if not s.printed:
+                out.append(f"{s.ref}: does not hold: {s.statement}")
+            elif s.erratum is None or s.erratum not in errata:
+                out.append(f"{s.ref}: the printed statement fails and no erratum records it")
+        for e in self.errata:
+            if not e.confirmed:
+                out.append(f"erratum {e.id} ({e.where}): counterexample or corrected statement not confirmed")
+        for c in self.checks:
+            if not c.passed:
+                out.append(f"cross-check '{c.name}': max error {c.max_abs_error:.3g} > {c.tolerance:g}")
+        if not self.steps and not self.checks:
+            out.append("no evidence recorded")
+        return out
+
+    def verdict(self) -> Verdict:
+        if self.problems():
+            return "failed"
+        if self.errata:
+            return "erratum"
+        return "proved" if self.complete else "cross-checked"
+
+    def max_error(self) -> float | None:
+        if not self.checks:
+            return None
+        return max(c.max_abs_error for c in self.checks)
+
+    def methods(self) -> list[str]:
+        """The kinds of evidence used, in a fixed order (for the README table)."""
+        kinds = []
+        text = " ".join(s.method for s in self.steps)
+        for keys, label in ((("sympy",), "sympy"), (("z3",), "z3"), (("validate",), "pgcheck validate"),
+                            (("exact evaluation", "exact values", "pgcheck.exact"), "exact arithmetic")):
+            if any(k in text for k in keys):
+                kinds.append(label)
+        if self.checks:
+            kinds.append("torch autograd (float64)")
+        return kinds
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper and the derivation that establishes it."""
+
+    id: str
+    title: str
+    reference: str
+    statement: str
+    derive: Callable[[Evidence], None]
+
+    def run(self) -> tuple[Evidence, float]:
+        ev = Evidence()
+        t0 = time.perf_counter()
+        try:
+            self.derive(ev)
+        except Exception as exc:  # a derivation that crashes is a failed claim, reported as such
+            ev.error = f"derivation raised {type(exc).__name__}: {exc}"
+        return ev, time.perf_counter() - t0

@@ -1,0 +1,45 @@
+"""The claims of the paper (DESIGN.md §3), in the paper's order, each with the module that derives it."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from derivations import (
+    a1,
+    asm5_1,
+    c2,
+    cor3_4,
+    eq16_18,
+    eq19_21,
+    eq22_23,
+    eq24,
+    eq26_28,
+    eq35_t1,
+    obs5_3,
+    rem5_2,
+    thm3_1,
+    thm3_3,
+    thm3_5,
+    thm4_3,
+)
+from derivations.core import Claim
+
+MODULES: tuple[ModuleType, ...] = (
+    thm3_1, thm3_3, cor3_4, thm3_5, eq16_18, eq19_21, eq22_23, eq24, eq26_28, thm4_3, asm5_1, a1, eq35_t1,
+    obs5_3, rem5_2, c2,
+)
+
+
+def _claim(m: ModuleType) -> Claim:
+    return Claim(id=m.ID, title=m.TITLE, reference=m.REFERENCE, statement=m.STATEMENT, derive=m.derive)
+
+
+CLAIMS: tuple[Claim, ...] = tuple(_claim(m) for m in MODULES)
+IDS: tuple[str, ...] = tuple(c.id for c in CLAIMS)
+
+
+def get(claim_id: str) -> Claim:
+    for c in CLAIMS:
+        if c.id == claim_id:
+            return c
+    raise KeyError(claim_id)
