@@ -313,6 +313,23 @@ def render_readme(certs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def demo_step(directory: Path = Path("proofs")) -> list[dict[str, Any]]:
+    """For ``pgcheck demo``: run every claim, print one line each and the summary; compare with ``directory``."""
+    print("== pgcheck prove: every claim of the paper (sympy/z3 + autograd) ==", flush=True)
+
+    def line(cert: dict[str, Any]) -> None:
+        n = len(cert["errata"])
+        errata = f"  ({n} errat{'um' if n == 1 else 'a'})" if n else ""
+        print(f"  {cert['id']:<9} {cert['verdict']:<14} {cert['timing']['seconds']:5.2f} s{errata}", flush=True)
+
+    certs = run(claim_ids(), line)
+    print("  " + summary_line(certs))
+    if (directory / README).exists():
+        result = check(directory, certs, full=True)
+        print(f"  {directory}/ is up to date" if result.ok else f"  {directory}/ differs: run 'pgcheck prove'")
+    return certs
+
+
 def time_suite(ids: Sequence[str]) -> float:
     """Wall time of one full run (used by benchmarks/bench_prove.py)."""
     t0 = time.perf_counter()
