@@ -23,6 +23,7 @@ from pgcheck.errors import UserError
 COMMANDS: list[tuple[str, str]] = [
     ("validate", "pgcheck.commands.validate"),
     ("demo", "pgcheck.commands.demo"),
+    ("experiment", "pgcheck.commands.experiment"),
     ("train", "pgcheck.commands.train"),
     ("evaluate", "pgcheck.commands.evaluate"),
     ("compare", "pgcheck.commands.compare"),
