@@ -178,13 +178,27 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write(directory: Path, certs: Sequence[dict[str, Any]]) -> None:
-    """Write the certificates and re-render README.md from every certificate present."""
+def write(directory: Path, certs: Sequence[dict[str, Any]]) -> list[str]:
+    """Write the certificates whose content changed and re-render README.md from every certificate present.
+
+    A certificate that differs from the one on disk only in what :func:`differences` ignores (timings,
+    versions, float noise) is left as it is, so re-running the suite does not churn the committed files.
+    Returns the ids written.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    written = []
     for cert in certs:
+        old = load(directory, cert["id"])
+        if old is not None and not differences(old, cert):
+            continue
         _atomic_write(directory / f"{cert['id']}.json", to_json(cert))
+        written.append(cert["id"])
     all_certs = [c for c in (load(directory, i) for i in claim_ids()) if c is not None]
-    _atomic_write(directory / README, render_readme(all_certs))
+    readme = render_readme(all_certs)
+    path = directory / README
+    if not path.exists() or path.read_text(encoding="utf-8") != readme:
+        _atomic_write(path, readme)
+    return written
 
 
 @dataclass

@@ -92,6 +92,17 @@ def test_check_ignores_timings_versions_and_float_noise_but_not_verdicts(tmp_pat
     assert any("verdict" in m for m in result.mismatches) and any("statement" in m for m in result.mismatches)
 
 
+def test_rewriting_keeps_certificates_whose_content_did_not_change(tmp_path: Path) -> None:
+    certs = prove.run(["eq35-t1"])
+    assert prove.write(tmp_path, certs) == ["eq35-t1"]
+    before = (tmp_path / "eq35-t1.json").read_text()
+    again = [dict(certs[0], timing={"seconds": 123.0})]
+    assert prove.write(tmp_path, again) == []
+    assert (tmp_path / "eq35-t1.json").read_text() == before
+    changed = [dict(certs[0], scope=certs[0]["scope"] + " (changed)")]
+    assert prove.write(tmp_path, changed) == ["eq35-t1"]
+
+
 def test_check_full_wants_every_claim_and_the_rendered_readme(tmp_path: Path) -> None:
     certs = prove.run(FAST)
     prove.write(tmp_path, certs)

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"DIFFERS ... and {len(result.mismatches) - 40} more", file=sys.stderr)
         code = 0 if result.ok else 1
     else:
-        prove.write(args.dir, certs)
+        written = prove.write(args.dir, certs)
         code = 1 if any(c["verdict"] == "failed" for c in certs) else 0
     if args.json:
         print(json.dumps(certs, indent=2, sort_keys=True, ensure_ascii=False))
@@ -65,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
         if args.check:
             print("check: OK, proofs/ is up to date" if code == 0 else "check: FAILED")
         else:
-            print(f"wrote {args.dir}/<id>.json and {args.dir}/README.md")
+            changed = ", ".join(written) if written else "none (content unchanged; timings kept)"
+            print(f"certificates written to {args.dir}/: {changed}; {args.dir}/README.md rendered")
     return code
