@@ -21,7 +21,7 @@ import torch
 from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
-from pgcheck import check, updates
+from pgcheck import backends, check, updates
 from pgcheck.expr import X, Y
 
 ID = "c2"
@@ -113,7 +113,16 @@ def derive(ev: Evidence) -> None:
                             + beta * ag.flat_grad(ent.sum(), params))
                 loss = updates.upi_loss(f, log_prob, ent, d_o, dr, beta=beta)
                 err_update.add(-ag.flat_grad(loss, params), expected)
+        # sec. 6.3: inside the trust region (ε = 0.2), |f_MLA(1,0)τ − f_PPO| ≤ gap · |f_PPO| (torch forms)
+        f_a, f_b = backends.to_torch(f10), backends.to_torch(ppo)
+        xs = torch.linspace(float(lo), float(hi), 201, dtype=ag.DTYPE)[1:-1]
+        ys = ag.randn(g, 199, scale=2.0)
+        va, vb = f_a(xs, ys), f_b(xs, ys)
+        rel_excess = float(torch.clamp((va - vb).abs() - float(gap) * vb.abs() - 1e-15, min=0).max())
     inst = "Gaussian policies (2-d actions) at each Table 2 (αr, αo, α, ε), 24 off-policy samples each, β = 0.01"
+    ev.check("sec. 6.3 bound", f"|f_MLA(1,0)τ − f_PPO| − {float(gap):.4f}|f_PPO| (excess over the bound), "
+             "pgcheck's torch forms of mla_ppo(1, 0, 0.2) and ppo(0.2)",
+             "199 points inside log(0.8) < x < log(1.2), y ~ N(0, 2²)", rel_excess, 1e-12, 1.0)
     ev.check("eq. (29)", "pgcheck delta_r_pi vs printed Â − α(log π + H)", inst, err_dr.error, 1e-12, err_dr.magnitude)
     ev.check("C.2 update", "pgcheck upi_loss(mla_ppo) vs printed f_MLA−PPO∇log π + β∇H (autograd, printed f in "
              "float64)", inst, err_update.error, 1e-12, err_update.magnitude)
