@@ -14,9 +14,12 @@ computed independently with autograd (log_softmax, entropy).
 
 from __future__ import annotations
 
+import torch
+
 from derivations import autograd as ag
 from derivations import softmax as sx
 from derivations.core import Evidence
+from pgcheck import updates
 
 ID = "eq16-18"
 TITLE = "PGPB, MVE and MSE written through qθ (the form axis)"
@@ -44,7 +47,7 @@ def derive(ev: Evidence) -> None:
     ev.complete = True
 
     with ag.single_thread():
-        errs = {k: ag.MaxErr() for k in ("16", "17", "18")}
+        errs = {k: ag.MaxErr() for k in ("16", "17", "18", "batch")}
         n_states, n_actions = 4, 5
         f = ag.scale("q")
         g = ag.generator(16)
@@ -57,7 +60,21 @@ def derive(ev: Evidence) -> None:
                                    dr * ref.grad_log_pi - ref.grad_entropy)
                     errs["17"].add(ag.pgcheck_update("uv", model, s, a, 0.0, dr, f), dr * ref.grad_log_pi)
                     errs["18"].add(ag.pgcheck_update("uq", model, s, a, 0.0, dr, f), dr * ref.grad_q)
+            # the same in one batch: pgcheck's losses average over the batch (−∇loss = mean of the updates)
+            states = torch.arange(n_states)
+            actions = torch.randint(0, n_actions, (n_states,), generator=g)
+            drs = ag.randn(g, n_states)
+            zero = torch.zeros(n_states, dtype=ag.DTYPE)
+            logits = model(states)
+            for form, loss_fn in (("up", updates.up_loss), ("uv", updates.uv_loss), ("uq", updates.uq_loss)):
+                batch = -ag.flat_grad(loss_fn(f, logits, actions, zero, drs), model.params)
+                refs = [ag.reference(model, s, int(actions[s])) for s in range(n_states)]
+                per = [float(drs[s]) * (r.grad_q if form == "uq" else r.grad_log_pi)
+                       - (r.grad_entropy if form == "up" else 0 * r.grad_q) for s, r in enumerate(refs)]
+                errs["batch"].add(batch, torch.stack(per).mean(0))
     inst = f"every (s, a) of {n_states} states × |A| = {n_actions}, random ΔR, tabular logits and MLP, float64"
+    ev.check("batch mean", "pgcheck up/uv/uq_loss(q) on a batch vs the mean of the per-sample definitions (5), (10), "
+             "(9)", f"a batch of {n_states} samples per model", errs["batch"].error, 1e-12, errs["batch"].magnitude)
     ev.check("eq. (16)", "pgcheck up_loss(q) vs ΔR∇log π − ∇H (definition 5, autograd)", inst,
              errs["16"].error, 1e-12, errs["16"].magnitude)
     ev.check("eq. (17)", "pgcheck uv_loss(q) vs ΔR∇log π (definition 10, autograd)", inst,
