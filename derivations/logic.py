@@ -104,16 +104,18 @@ def prove(goal: sympy.Basic, assume: Sequence[sympy.Basic] = (), timeout_ms: int
     s.set("timeout", timeout_ms)
     s.add(*enc.axioms, *hyps, z3.Not(g))
     status = str(s.check())
-    how = f"z3 {z3_version()} (pgcheck.smt encoder) nonlinear real arithmetic: negation unsatisfiable"
+    how = f"z3 {z3_version()} (pgcheck.smt encoder) nonlinear real arithmetic"
     if enc.used:  # the facts assumed are listed in pgcheck.smt.ABSTRACTION_FACTS
-        how += "; sound abstraction of " + ", ".join(sorted(enc.used)) + " (true facts only, pgcheck.smt)"
+        how += " with a sound abstraction of " + ", ".join(sorted(enc.used)) + " (true facts only, pgcheck.smt)"
     else:
         how += " (exact)"
     if status == "sat":
         m = s.model()
-        return Z3Result("sat", how, {str(k): smt.model_value(m, env[k]) for k in symbols})
+        return Z3Result("sat", how + ": the negation is satisfiable (a counterexample candidate)",
+                        {str(k): smt.model_value(m, env[k]) for k in symbols})
     if status != "unsat":
-        return Z3Result("unknown", how, {})
+        return Z3Result("unknown", how + f": undecided ({status})", {})
+    how += ": negation unsatisfiable"
     for ob in enc.obligations:
         s2 = z3.Solver()
         s2.set("timeout", timeout_ms)
