@@ -306,8 +306,8 @@ class BanditConfig:
     def record_at(self) -> IntArray:
         """Iterations at which θ is recorded: 0, a geometric grid (early dynamics) and a linear one."""
         n = self.iterations
-        geo = np.rint(np.geomspace(1, n, 40)) if n >= 1 else np.zeros(0)
-        lin = np.rint(np.linspace(0, n, 21))
+        geo = np.rint(np.geomspace(1, n, 28)) if n >= 1 else np.zeros(0)
+        lin = np.rint(np.linspace(0, n, 11))
         return np.unique(np.concatenate([[0], geo, lin]).astype(np.int64))
 
 
