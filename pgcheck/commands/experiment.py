@@ -227,9 +227,13 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small tensors: threads only add overhead, and the machine is shared
     t0 = time.perf_counter()
-    results = _run_bandit(args, out) if name == "bandit" else _run_fourroom(args, out)
+    try:
+        results = _run_bandit(args, out) if name == "bandit" else _run_fourroom(args, out)
+    finally:
+        torch.set_num_threads(threads)  # run() may be called in-process (tests, notebooks)
     results.setdefault("seconds", {})["total"] = time.perf_counter() - t0
     _write_atomic(out / "results.json", json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
     print(f"pgcheck experiment {name}: wrote {out / 'results.json'}, {out / 'summary.md'} and "
