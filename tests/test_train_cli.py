@@ -166,3 +166,12 @@ def test_ray_backend_code_path_against_a_stub_of_rays_api(tmp_path: Path, monkey
     assert calls == {"init": "ray://head:10001", "remote": {"num_cpus": 1}}
     for s in (0, 1):
         assert json.loads((out / f"seed_{s}" / "status.json").read_text())["status"] == "finished"
+
+
+def test_help_of_every_new_subcommand_renders(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["train", "--help"], ["evaluate", "--help"], ["compare", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "compare" in out and "evaluate" in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "compare runs: learning curves (mean, 95% band) as PNG and final returns (IQM, bootstrap CIs)"
+HELP = "compare runs: learning curves (mean and 95-percent band) as PNG and final returns (IQM, bootstrap CIs)"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
