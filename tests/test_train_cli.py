@@ -114,15 +114,18 @@ def test_ray_backend_without_ray_says_how_to_get_it(capsys: pytest.CaptureFixtur
     assert code == 2 and "install ray to use --backend ray" in capsys.readouterr().err
 
 
-def test_demo_step_prints_where_everything_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pgcheck.commands.train import demo_step
-
-    demo_step(total_steps=2048, out=tmp_path / "demo")
-    out = capsys.readouterr().out
-    run = tmp_path / "demo" / "seed_0"
+def test_demo_runs_every_main_job_and_prints_where_everything_is(tmp_path: Path) -> None:
+    """``pgcheck demo --quick``: validate, the bandit experiment and a short MLA-PPO training, end to end."""
+    r = pgcheck("demo", "--quick", "--out", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "mla_ppo    VALID" in out and "INVALID: a property of Assumption 5.1 is refuted" in out
+    assert (tmp_path / "demo" / "bandit" / "summary.md").is_file()
+    runs = sorted((tmp_path / "demo").glob("hopper-mla-ppo-*"))
+    assert len(runs) == 1
+    run = runs[0] / "seed_0"
     assert f"run directory: {run}" in out and f"{run / 'metrics.csv'}" in out
-    assert f"plot:          {tmp_path / 'demo' / 'compare.png'}" in out
-    assert (tmp_path / "demo" / "compare.png").is_file()
+    assert f"plot:          {runs[0] / 'compare.png'}" in out and (runs[0] / "compare.png").is_file()
     assert json.loads((run / "config.json").read_text())["scale"] == "mla_ppo"
 
 
