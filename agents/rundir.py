@@ -7,7 +7,7 @@ Layout of one run (one seed)::
     RUN/status.json          running | finished | failed (with the reason) | interrupted
     RUN/metrics.csv          one row per update (plainly named columns, see METRIC_COLUMNS)
     RUN/episodes.csv         one row per finished training episode: step, return, length
-    RUN/tb/                  TensorBoard event files (only when the tensorboard package is installed)
+    RUN/tb/                  TensorBoard event files (the same numbers as the CSV files)
     RUN/checkpoint.pt        networks, optimiser, normalisation statistics, RNG and environment states
     RUN/evaluation.json      written by ``pgcheck evaluate``
 
@@ -123,7 +123,7 @@ class RunLogger(Callback):
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(str(run / "tb"), purge_step=resume_step or None)
-        except ImportError:  # tensorboard is optional: the CSV files hold the same numbers
+        except ImportError:  # a dependency, but a broken install should not stop training: CSV suffices
             self.tb = None
 
     def on_episode(self, trainer: PPO, step: int, episode_return: float, length: int) -> None:

@@ -35,6 +35,8 @@ def test_short_hopper_training_then_evaluate_and_compare(tmp_path: Path) -> None
     assert rows[0].startswith("global_step,update,time,sps,") and len(rows) == 3  # 2 updates of 2048
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
     assert "SPS" in r.stderr  # the progress bar
+    events = list((run / "tb").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0  # TensorBoard gets the same metrics
 
     r = pgcheck("evaluate", str(out), "--episodes", "2")
     assert r.returncode == 0, r.stderr
