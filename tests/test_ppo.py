@@ -147,6 +147,35 @@ def test_truncation_bootstraps_from_final_observation(ppo_scale: CheckedScale, k
     trainer.close()
 
 
+@pytest.mark.parametrize("kind", ["inline", "gymnasium-sync"])
+def test_truncation_bootstraps_from_the_final_not_the_reset_observation(
+        ppo_scale: CheckedScale, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a state-dependent critic V(s) = 10·s[0] = t (the step count), the TD error of the step that a
+    time limit cuts is 1 + γ·V(final obs, t = 5) − V(t = 4) = 1 + 5γ − 4; bootstrapping from the *reset*
+    observation (V = 0), or treating the cut as a termination, would both give 1 − 4. A constant critic
+    cannot tell these apart, so this test pins the final observation itself."""
+    gamma, lam = 0.5, 0.8
+    config = PPOConfig(env_id="toy", total_steps=40, num_envs=2, num_steps=20, minibatch_size=20,
+                       gamma=gamma, gae_lambda=lam, norm_obs=False, norm_reward=False)
+    trainer = PPO(config, ppo_scale, envs=_toy_envs(kind))
+    monkeypatch.setattr(trainer.policy, "value", lambda obs: 10.0 * obs[..., 0])
+    trainer.collect_rollout()
+    adv = trainer.evaluate_rollout()["advantages"].numpy().reshape(20, 2)
+
+    def episode_advantages(last_next_value: float) -> np.ndarray:
+        """GAE over one 5-step episode of CountEnv, V(s_t) = t, written out independently of agents.buffer."""
+        deltas = [1.0 + gamma * (t + 1) - t for t in range(4)] + [1.0 + gamma * last_next_value - 4.0]
+        out, running = np.zeros(5), 0.0
+        for t in range(4, -1, -1):
+            running = deltas[t] + gamma * lam * running
+            out[t] = running
+        return out
+
+    np.testing.assert_allclose(adv[:, 0], np.tile(episode_advantages(5.0), 4), rtol=1e-5)  # truncated
+    np.testing.assert_allclose(adv[:, 1], np.tile(episode_advantages(0.0), 4), rtol=1e-5)  # terminated
+    trainer.close()
+
+
 def test_critic_learns_the_infinite_horizon_value_under_truncation(ppo_scale: CheckedScale) -> None:
     """Only time limits end the episodes, so the value of the (constant) state is 1/(1−γ) = 5; treating
     truncation as termination would give about 2.3."""
