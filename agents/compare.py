@@ -85,7 +85,7 @@ def load_run(path: Path) -> Run:
     if (path / "evaluation.json").is_file():
         try:
             evaluation = float(read_json(path / "evaluation.json")["mean_return"])
-        except (OSError, ValueError, KeyError):
+        except (UserError, ValueError, KeyError, TypeError):  # an unreadable evaluation is left out
             evaluation = None
     order = np.argsort(np.array(steps), kind="stable")
     return Run(path, read_json(path / "config.json"), np.array(steps)[order], np.array(returns)[order],

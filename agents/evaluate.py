@@ -17,15 +17,13 @@ from agents.envs import make_env
 from agents.normalize import ObsNormalizer
 from agents.policy import ActorCritic
 from agents.ppo import PPOConfig
-from agents.rundir import load_checkpoint, read_json, write_json
+from agents.rundir import load_checkpoint, read_config, write_json
 from pgcheck.errors import UserError
 
 
 def load_policy(run: Path) -> tuple[PPOConfig, ActorCritic, ObsNormalizer, dict[str, Any]]:
     """The run's config, policy (on CPU) and frozen observation normaliser, from its checkpoint."""
-    if not (run / "config.json").is_file():
-        raise UserError(f"{run} is not a run directory (no config.json)")
-    config = PPOConfig.from_dict(read_json(run / "config.json"))
+    config = read_config(run)
     state = load_checkpoint(run)
     if state is None:
         raise UserError(f"{run} has no checkpoint yet (the run has not completed an update)")

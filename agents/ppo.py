@@ -42,6 +42,7 @@ from agents.normalize import ObsNormalizer, RewardScaler
 from agents.optim import FlatAdam, clip_grad_norm
 from agents.policy import ActorCritic, flatten_parameters
 from pgcheck.certificate import CheckedScale
+from pgcheck.errors import UserError
 from pgcheck.updates import delta_o, delta_r_pi, upi_loss
 
 
@@ -141,7 +142,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+        raise UserError("--device cuda asked for, but torch sees no CUDA device (use --device cpu or auto)")
     return torch.device(name)
 
 

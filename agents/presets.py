@@ -5,7 +5,8 @@ Both presets share the same PPO machinery and hyperparameters (the defaults of
 γ = 0.99, λ = 0.95, gradient-norm clip 0.5, value clipping, observation and reward normalisation), so a
 comparison between them changes only the update rule:
 
-* ``ppo``: ``f = ppo(ε)`` (Theorem 4.3: the clipped surrogate), α = 0, ε = 0.2.
+* ``ppo``: ``f = ppo(ε)`` (Theorem 4.3: the clipped surrogate), α = 0, with the ε of the environment's
+  Table 2 row (0.3 on Humanoid, 0.2 elsewhere), so that ``ppo`` and ``mla-ppo`` differ only in f and α.
 * ``mla-ppo``: ``f = mla_ppo(αo, αr, ε)`` (Appendix C.2) with ΔR from eq. 29 and Table 2's (αr, αo, α, ε):
 
   ============  =====  =====  =====  =====
@@ -44,15 +45,19 @@ def env_family(env_id: str) -> str:
 
 
 def preset(name: str, env_id: str) -> dict[str, Any]:
-    """The config fields a preset sets for ``env_id`` (scale, scale_params, alpha)."""
+    """The config fields a preset sets for ``env_id``: scale, scale_params, alpha, and the value-clip
+    range vf_clip, which follows the policy's ε (as in CleanRL, where one clip coefficient serves both)."""
+    family = env_family(env_id)
     if name == "ppo":
-        return {"scale": "ppo", "scale_params": {"eps": "0.2"}, "alpha": 0.0}
+        # the same ε as the environment's MLA-PPO row, so that the two presets differ only in f
+        eps = TABLE2[family][3] if family in TABLE2 else "0.2"
+        return {"scale": "ppo", "scale_params": {"eps": eps}, "alpha": 0.0, "vf_clip": float(eps)}
     if name == "mla-ppo":
-        family = env_family(env_id)
         if family not in TABLE2:
             raise UserError(f"Table 2 of the paper has no MLA-PPO setting for {family} (it has "
                             f"{', '.join(TABLE2)}); pass --scale mla_ppo --param ao=.. --param ar=.. "
                             "--param eps=.. --alpha .. yourself")
         ar, ao, alpha, eps = TABLE2[family]
-        return {"scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha}
+        return {"scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha,
+                "vf_clip": float(eps)}
     raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")

@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from agents.ppo import PPO, Callback
+from agents.ppo import PPO, Callback, PPOConfig
+from pgcheck.errors import UserError
 
 METRIC_COLUMNS = ["global_step", "update", "time", "sps", "episodes", "episodic_return", "episodic_length",
                   "recent_return", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
@@ -54,7 +55,28 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The JSON in ``path``; a missing, unreadable or corrupt file is a one-line UserError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_config(run: Path) -> PPOConfig:
+    """The run's resolved configuration; a run directory without a usable config.json is a UserError."""
+    if not (run / "config.json").is_file():
+        raise UserError(f"{run} is not a run directory (no config.json)")
+    d = read_json(run / "config.json")
+    try:
+        if not isinstance(d, dict):
+            raise ValueError("expected a JSON object")
+        return PPOConfig.from_dict(d)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{run / 'config.json'}: not a pgcheck PPO configuration ({exc})") from None
 
 
 def is_run(path: Path) -> bool:
@@ -83,7 +105,7 @@ def get_status(run: Path) -> dict[str, Any]:
     try:
         d: dict[str, Any] = read_json(run / "status.json")
         return d
-    except (OSError, ValueError):
+    except UserError:
         return {"status": "unknown"}
 
 

@@ -24,6 +24,7 @@ from agents.rundir import (
     atomic_write_text,
     get_status,
     load_checkpoint,
+    read_config,
     read_json,
     set_status,
     write_json,
@@ -77,12 +78,16 @@ def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
     import torch
 
     from agents.ppo import PPO, NonFiniteLossError
-    from pgcheck.certificate import Certificate
+    from pgcheck.certificate import Certificate, InvalidScaleError
     from pgcheck.check import checked_scale
+    from pgcheck.expr import ExprError
 
     run = Path(run_dir)
-    config = PPOConfig.from_dict(read_json(run / "config.json"))
-    scale = checked_scale(config.scale, config.scale_params)
+    config = read_config(run)
+    try:
+        scale = checked_scale(config.scale, config.scale_params)
+    except (InvalidScaleError, ExprError) as exc:
+        raise UserError(f"{run}: the scale in config.json is refused: {exc}") from None
     recorded = Certificate.from_dict(read_json(run / "certificate.json"))
     if recorded.canonical_hash != scale.certificate.canonical_hash:
         raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
@@ -97,7 +102,7 @@ def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, str(run)))
     set_status(run, "running", pid=os.getpid(), resumed_from_step=trainer.global_step if resume else None,
-               exact_env_state=trainer.exact_env_state)
+               exact_env_state=trainer.exact_env_state, device=str(trainer.device))
     recent = float("nan")
     try:
         trainer.learn(callbacks, max_updates=stop_after_updates)
@@ -108,10 +113,13 @@ def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
         set_status(run, status, global_step=trainer.global_step, exact_env_state=trainer.exact_env_state)
         return JobResult(str(run), status, "", trainer.global_step, recent)
     except NonFiniteLossError as exc:
+        # Minibatches before the failing one may have changed the weights in memory; nothing of this
+        # update is saved, so the checkpoint on disk (if any) is the last good state.
         last = load_checkpoint(run)
         kept = int(last["global_step"]) if last is not None else 0
-        msg = (f"{exc}; the update was not applied and training stopped. The last good checkpoint "
-               f"(step {kept}) is kept in {run / 'checkpoint.pt'}")
+        where = (f"the last good checkpoint (step {kept}) is kept in {run / 'checkpoint.pt'}" if last is not None
+                 else "no checkpoint had been written yet, so there is nothing to resume from")
+        msg = f"{exc}; training stopped and nothing of this update was saved: {where}"
         set_status(run, "failed", reason=msg, global_step=kept)
         return JobResult(str(run), "failed", msg, kept, recent)
     except KeyboardInterrupt:

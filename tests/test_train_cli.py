@@ -95,6 +95,7 @@ def test_invalid_scale_exit_code_through_the_console(tmp_path: Path) -> None:
     (["train", "--set", "minibatch_size=100"], "minibatch_size (100) must be at least 2 and divide"),
     (["train", "--scale", "mla_ppo", "--param", "zz=1"], "mla_ppo has no parameter zz"),
     (["train", "--resume", "/no/such/run"], "no such directory"),
+    (["train", "--workers", "0"], "--workers must be at least 1"),
     (["evaluate", "/no/such/run"], "no such run directory"),
     (["compare", "/no/such/run"], "no such run directory"),
 ])
@@ -105,6 +106,38 @@ def test_bad_input_is_one_line_exit_2(argv: list[str], message: str, capsys: pyt
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_unavailable_cuda_is_refused_before_any_run_directory(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.fail("CUDA is available here; this test checks the refusal without it")
+    code = main(["train", "--device", "cuda", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "torch sees no CUDA device" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_refuses_options_that_would_change_the_run(capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    code = main(["train", "--resume", str(run), "--total-steps", "4096", "--scale", "q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--scale, --total-steps cannot change it" in err, err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "compare"])
+def test_corrupt_config_is_one_line_exit_2(command: str, capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text('{"env_id": "Hopper-v5", ', encoding="utf-8")
+    code = main([command, str(run)])
+    err = capsys.readouterr().err
+    assert code == 2 and "config.json: not valid JSON" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_ray_backend_without_ray_says_how_to_get_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -19,6 +19,11 @@ from typing import Any
 from pgcheck.commands.validate import parse_params
 from pgcheck.errors import UserError
 
+DEFAULT_ENV = "Hopper-v5"
+DEFAULT_PRESET = "ppo"
+# options that define a run; --resume takes the run's recorded values and refuses these
+_RUN_DEFINING = ("env", "preset", "scale", "alpha", "ent_coef", "total_steps", "seeds", "num_envs", "out")
+
 HELP = "train PPO or MLA-PPO (update Uπ(f) with a checked scale f) on a Gymnasium/MuJoCo task"
 
 EPILOG = """\
@@ -34,8 +39,8 @@ exit status: 0 trained, 1 a run stopped (NaN/inf loss), 2 bad input (including a
 def configure(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("--env", default="Hopper-v5", help="Gymnasium id with Box actions (default Hopper-v5)")
-    p.add_argument("--preset", default="ppo", help="ppo or mla-ppo (Table 2 of the paper); default ppo")
+    p.add_argument("--env", help=f"Gymnasium id with Box actions (default {DEFAULT_ENV})")
+    p.add_argument("--preset", help=f"ppo or mla-ppo (Table 2 of the paper); default {DEFAULT_PRESET}")
     p.add_argument("--scale", help="override the preset's scale: a name (ppo, mla_ppo, ...) or an expression "
                    "in x = ΔO, y = ΔR")
     p.add_argument("--param", action="append", default=[], metavar="K=V",
@@ -43,7 +48,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, help="α of eq. 29 (ΔR = Â − α(log π + H))")
     p.add_argument("--ent-coef", type=float, help="β, the entropy weight of eq. 30")
     p.add_argument("--total-steps", type=int, help="environment steps per seed (default 1000000)")
-    p.add_argument("--seeds", default="0", help="a seed, range or list: 3, 0-4, 0,2,7 (default 0)")
+    p.add_argument("--seeds", help="a seed, range or list: 3, 0-4, 0,2,7 (default 0)")
     p.add_argument("--num-envs", type=int, help="parallel environments per run (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device (default auto)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -53,7 +58,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="local processes (default) or a Ray cluster")
     p.add_argument("--ray-address", help="Ray cluster address (default: start or join a local one)")
     p.add_argument("--workers", type=int, help="parallel local processes (default: min(seeds, CPUs))")
-    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the unfinished runs in RUN_DIR")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue the unfinished runs in RUN_DIR with their recorded configuration "
+                   "(only --device, --workers, --backend and --no-progress may change)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -90,8 +97,9 @@ def build_config(args: argparse.Namespace) -> Any:
     from agents.ppo import PPOConfig
     from agents.presets import preset
 
-    values: dict[str, Any] = dict(preset(args.preset, args.env))
-    values["env_id"] = args.env
+    env_id = args.env or DEFAULT_ENV
+    values: dict[str, Any] = dict(preset(args.preset or DEFAULT_PRESET, env_id))
+    values["env_id"] = env_id
     params = parse_params(args.param)
     if args.scale is not None:
         values["scale"] = args.scale
@@ -148,22 +156,26 @@ def _default_out(config: Any, preset: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
         raise UserError("install ray to use --backend ray (pip install 'ray[default]')")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {args.workers})")
     if args.resume is not None:
         return _resume(args)
+    from agents.ppo import resolve_device
     from agents.runner import parse_seeds
 
-    seeds = parse_seeds(args.seeds)
+    seeds = parse_seeds(args.seeds or "0")
     config = build_config(args)
     scale = checked(config.scale, config.scale_params)  # before any environment exists
+    resolve_device(config.device)  # an unavailable device is refused before any run directory exists
     from agents.envs import make_env
     from agents.runner import create_run
 
+    preset_name = None if args.scale is not None else args.preset or DEFAULT_PRESET
     make_env(config.env_id).close()
-    out: Path = args.out if args.out is not None else _default_out(
-        config, None if args.scale is not None else args.preset)
+    out: Path = args.out if args.out is not None else _default_out(config, preset_name)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty; choose another --out or use --resume {out}")
-    label = args.preset if args.scale is None else f"scale {config.scale}"
+    label = preset_name or f"scale {config.scale}"
     print(f"pgcheck train: {config.env_id}, {label}: f = {scale.name} "
           f"{config.scale_params or ''} [{scale.certificate.overall}], α = {config.alpha}, "
           f"{config.total_steps} steps × {len(seeds)} seed(s)")
@@ -171,22 +183,36 @@ def run(args: argparse.Namespace) -> int:
     for s in seeds:
         run_dir = out / f"seed_{s}"
         create_run(run_dir, dataclasses.replace(config, seed=s), scale.certificate.to_json(),
-                   {"label": out.name, "preset": args.preset if args.scale is None else None,
+                   {"label": out.name, "preset": preset_name,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:]})
         jobs.append((str(run_dir), False))
     return _launch(args, jobs, out)
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from agents.ppo import resolve_device
+    from agents.rundir import read_config, write_json
     from agents.runner import pending_jobs
 
     root: Path = args.resume
     if not root.exists():
         raise UserError(f"--resume {root}: no such directory")
+    given = [f"--{name.replace('_', '-')}" for name in _RUN_DEFINING if getattr(args, name) is not None]
+    given += [opt for opt, values in (("--param", args.param), ("--set", args.set)) if values]
+    if given:
+        raise UserError(f"--resume continues a run with its recorded configuration; {', '.join(given)} "
+                        "cannot change it (start a new run instead)")
     jobs = pending_jobs(root)
     if not jobs:
         print(f"pgcheck train: every run under {root} has finished")
         return 0
+    for run_dir, _ in jobs:
+        config = read_config(Path(run_dir))
+        resolve_device(args.device or config.device)
+        if args.device is not None and args.device != config.device:
+            # the device is machinery, not a hyperparameter: a run may move, e.g. from a GPU box to a CPU
+            write_json(Path(run_dir) / "config.json",
+                       dataclasses.replace(config, device=args.device).to_dict())
     print(f"pgcheck train: resuming {len(jobs)} run(s) under {root}")
     return _launch(args, jobs, root)
 
@@ -198,8 +224,6 @@ def _launch(args: argparse.Namespace, jobs: list[tuple[str, bool]], out: Path) -
         results = run_ray(jobs, args.ray_address)
     else:
         workers = args.workers or min(len(jobs), os.cpu_count() or 1)
-        if workers < 1:
-            raise UserError("--workers must be at least 1")
         results = run_local(jobs, workers, progress=not args.no_progress)
     failed = 0
     for r in results:
