@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -184,6 +185,11 @@ def test_cli_bandit_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (["experiment", "bandit", "--iterations", "0"], "--iterations must be at least 1"),
     (["experiment", "bandit", "--lr-sweep", "0.1,abc"], "not a number"),
     (["experiment", "bandit", "--scale", "nosuchname(x)"], "scale 'nosuchname(x)'"),
+    (["experiment", "bandit", "--lr", "inf"], "--lr must be a finite positive number"),
+    (["experiment", "bandit", "--alpha-r", "0.1"], "--alpha-r applies to fourroom only"),
+    (["experiment", "fourroom", "--lr", "0.5"], "--lr applies to bandit only"),
+    (["experiment", "fourroom", "--quick"], "--quick applies to bandit only"),
+    (["experiment", "fourroom", "--scale", "q", "--alpha-r", "0.1"], "--alpha-r and --scale both choose"),
 ])
 def test_cli_bad_input_is_one_line(argv: list[str], message: str, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,4 +213,33 @@ def test_cli_invalid_scale_stops_with_counterexample(tmp_path: Path, capsys: pyt
     assert code == 2
     err = capsys.readouterr().err
     assert "INVALID" in err and "refuted" in err and " > f(" in err and err.count("\n") == 1
-    assert not (out / "results.json").exists()
+    assert not out.exists()  # refused before --out is touched
+
+
+def test_cli_failed_run_keeps_previous_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs are staged and moved in only when all exist: a run that fails while drawing its figures
+    leaves the previous run's files as they were, and no staging directory behind."""
+    out = tmp_path / "o"
+    argv = ["experiment", "bandit", "--seeds", "1", "--iterations", "20", "--quick", "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken_plot(results: Any, out_dir: Path) -> list[Path]:
+        (out_dir / "fig1_final_regret.png").write_bytes(b"half-written")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bandit, "plot", broken_plot)
+    with pytest.raises(RuntimeError, match="disk full"):
+        main([*argv[:5], "40", *argv[6:]])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_huge_learning_rate_is_flagged_as_diverged_not_a_crash(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    assert main(["experiment", "bandit", "--seeds", "1", "--iterations", "30", "--quick", "--lr", "1e300",
+                 "--out", str(out), "--no-progress"]) == 0, capsys.readouterr().err
+    res = json.loads((out / "results.json").read_text())
+    assert all(v["diverged_seeds"] == 1 for v in res["final"].values())

@@ -1,17 +1,20 @@
 """``pgcheck experiment``: the paper's 2-D bandit (sec. 6.1) and FourRoom (sec. 6.2) experiments.
 
 Every rule gets its scale function through :func:`pgcheck.check.checked_scale`, so a run configured
-with an INVALID scale stops before training with the validator's counterexample. Outputs
-(``results.json``, PNG figures, ``summary.md``) are written atomically (temporary file, then
-``os.replace``) into ``--out``.
+with an INVALID scale stops before training (and before ``--out`` is touched) with the validator's
+counterexample. Outputs (``results.json``, PNG figures, ``summary.md``) are first written into a staging
+directory inside ``--out`` and moved into place only when all of them exist, so a failed or killed run
+leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -51,7 +54,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="bandit: the SGD learning rate (default 0.01; the paper gives none)")
     p.add_argument("--lr-sweep", default="", metavar="LR,LR,...",
                    help="bandit: also run these learning rates (vectorised with the main run)")
-    p.add_argument("--alpha-r", default="0,0.1,0.2,0.5,1.0", metavar="A,A,...",
+    p.add_argument("--alpha-r", default=None, metavar="A,A,...",
                    help="fourroom: the αr values of f_MLA(0, αr) (default 0,0.1,0.2,0.5,1.0)")
     p.add_argument("--scale", action="append", default=[], metavar="SPEC",
                    help="replace the experiment's scale functions (repeatable; see below)")
@@ -147,11 +150,30 @@ class _Progress:
 # the experiments
 
 
-def _run_bandit(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+DEFAULT_ALPHA_R = "0,0.1,0.2,0.5,1.0"
+
+
+def _check_options(name: str, args: argparse.Namespace) -> None:
+    """Options that do not apply to the experiment are refused, not silently ignored."""
+    if name == "bandit":
+        if args.alpha_r is not None:
+            raise UserError("--alpha-r applies to fourroom only (the bandit's scales are those of Table 1 "
+                            "or --scale)")
+    else:
+        for opt, given in (("--lr", args.lr is not None), ("--lr-sweep", bool(args.lr_sweep)),
+                           ("--quick", args.quick)):
+            if given:
+                raise UserError(f"{opt} applies to bandit only (FourRoom uses the paper's learning rates, "
+                                "0.1 for PG and 0.01 for Q-learning)")
+        if args.scale and args.alpha_r is not None:
+            raise UserError("--alpha-r and --scale both choose FourRoom's scales; give one of them")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise UserError(f"--lr must be a finite positive number (got {args.lr})")
+
+
+def _setup_bandit(args: argparse.Namespace) -> tuple[Any, list[tuple[str, CheckedScale]]]:
     from agents import bandit
 
-    if args.lr is not None and (args.lr <= 0 or args.lr != args.lr):
-        raise UserError("--lr must be a positive number")
     specs = args.scale or ["sq", "ml", "sil", "mla"]
     scales = [(spec.strip(), _checked(spec)) for spec in specs]
     if len({label for label, _ in scales}) != len(scales):
@@ -159,6 +181,13 @@ def _run_bandit(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     config = bandit.BanditConfig(iterations=args.iterations or 10_000, seeds=args.seeds,
                                  lr=args.lr or 0.01,
                                  lr_sweep=tuple(_floats(args.lr_sweep, "--lr-sweep", positive=True)))
+    return config, scales
+
+
+def _run_bandit(args: argparse.Namespace, config: Any, scales: list[tuple[str, CheckedScale]],
+                out: Path) -> dict[str, Any]:
+    from agents import bandit
+
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     bar = _Progress(config.iterations, "bandit", not args.no_progress)
@@ -181,20 +210,27 @@ def _run_bandit(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     return results
 
 
-def _run_fourroom(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def _setup_fourroom(args: argparse.Namespace) -> tuple[Any, list[tuple[str, CheckedScale]]]:
     from agents import fourroom
 
-    alphas = _floats(args.alpha_r, "--alpha-r", positive=False)
     if args.scale:
         scales = [(spec.strip(), _checked(spec)) for spec in args.scale]
     else:
+        alphas = _floats(args.alpha_r or DEFAULT_ALPHA_R, "--alpha-r", positive=False)
         if not alphas:
             raise UserError("--alpha-r: give at least one value")
         scales = [(f"f_MLA(0,{a:g})", _checked("mla_param", {"ao": "0", "ar": repr(a)})) for a in alphas]
     if len({label for label, _ in scales}) != len(scales):
         raise UserError("each scale may be given once")
-    critic = _checked("q")  # the critic's squared-error update UQ(identity) is a rule too
     config = fourroom.FourRoomConfig(steps=args.iterations or fourroom.FourRoomConfig.steps, runs=args.seeds)
+    return config, scales
+
+
+def _run_fourroom(args: argparse.Namespace, config: Any, scales: list[tuple[str, CheckedScale]],
+                  out: Path) -> dict[str, Any]:
+    from agents import fourroom
+
+    critic = _checked("q")  # the critic's squared-error update UQ(identity) is a rule too
     seconds: dict[str, float] = {}
     curves = {}
     for algo in fourroom.ALGORITHMS:
@@ -223,7 +259,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--seeds must be at least 1 (got {args.seeds})")
     if args.iterations is not None and args.iterations < 1:
         raise UserError(f"--iterations must be at least 1 (got {args.iterations})")
+    _check_options(name, args)
+    config, scales = _setup_bandit(args) if name == "bandit" else _setup_fourroom(args)
     out = _prepare_out(args.out if args.out is not None else Path("runs") / name)
+    staging = out / f".staging-{os.getpid()}"
 
     import torch
 
@@ -231,11 +270,18 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)  # small tensors: threads only add overhead, and the machine is shared
     t0 = time.perf_counter()
     try:
-        results = _run_bandit(args, out) if name == "bandit" else _run_fourroom(args, out)
+        staging.mkdir()
+        experiment = _run_bandit if name == "bandit" else _run_fourroom
+        results = experiment(args, config, scales, staging)
+        results.setdefault("seconds", {})["total"] = time.perf_counter() - t0
+        _write_atomic(staging / "results.json",
+                      json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
+        # results.json, the record every other file is drawn from, goes in last
+        for path in sorted(staging.iterdir(), key=lambda p: (p.name == "results.json", p.name)):
+            os.replace(path, out / path.name)
     finally:
         torch.set_num_threads(threads)  # run() may be called in-process (tests, notebooks)
-    results.setdefault("seconds", {})["total"] = time.perf_counter() - t0
-    _write_atomic(out / "results.json", json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"pgcheck experiment {name}: wrote {out / 'results.json'}, {out / 'summary.md'} and "
           f"{len(results.get('figures', []))} figures in {results['seconds']['total']:.1f} s")
     return 0
