@@ -4,16 +4,18 @@ Notation: x = ΔO, y = ΔR (pgcheck's symbols), ``f_ML = eˣ(eʸ − 1)`` (regis
 ``m(x, y) = y e^{x + y/2}`` (the middle of the chain), ``f0(x, y) = y max(1 + x + y/2, 0)``,
 ``h(t) = sinh t − t`` (h(0) = 0, h' = cosh − 1 = 2 sinh²(t/2) ≥ 0, so sign h(t) = sign t).
 
-Printed chain: X ∼ U[x, x + y], E[e^X] = (e^{x+y} − eˣ)/y, e^{E[X]} = e^{x+y/2}; (57) Jensen
-"0 < e^{x+y/2} ≤ (e^{x+y} − eˣ)/y ∀ x, y ∈ ℝ"; (58) f_ML = e^{x+y} − eˣ; (59) ≈ y e^{x+y/2}; (60)
-"≥ y max(1 + x + y/2, 0) since eᶻ ≥ max(1 + z, 0)"; the whole is called a "lower bound to f_ML, exact up
-to second order". Then f0 is not monotone in y, "non-decreasing (and also convex) in y iff 1 + x ≤ 0";
-the fix at y_min = −(1 + x) gives (35); the derivation of (36) with αo, αr.
+Printed chain: X ∼ U[x, x + y], E[e^X] = (e^{x+y} − eˣ)/y, e^{E[X]} = e^{x+y/2}; Jensen (an unnumbered
+line) "0 < e^{x+y/2} ≤ (e^{x+y} − eˣ)/y ∀ x, y ∈ ℝ"; (57) the approximation e^{x+y/2} ≈ (e^{x+y} − eˣ)/y
+"inspired by" it; (58) f_ML = e^{x+y} − eˣ; (59) ≈ y e^{x+y/2} "using Eq 57"; (60) "≥ y max(1 + x + y/2, 0)
+since eᶻ ≥ max(1 + z, 0)"; the opening sentence calls the result f0 "a lower bound to f_ML, exact up to
+second order". Then f0 is not monotone in y, "non-decreasing (and also convex) in y iff 1 + x ≤ 0"; the
+fix at y_min = −(1 + x) gives (35); the derivation of (36) with αo, αr.
 
-Errata found: (57) is undefined at y = 0 (E1); multiplying (57) by y reverses it for y < 0, so (59) is a lower
-bound of f_ML only for y ≥ 0 (E2) and (60) holds only for y ≥ 0 (E3) — what is true for every y is
-|f0| ≤ |m| ≤ |f_ML| with equal signs; the derivation of (36) says the non-monotonicity of f1 occurs "when
-1 + α0x < 0", where in fact f1 is monotone: it occurs when 1 + αo x > 0 (E4). Every other step holds.
+Errata found: the Jensen line is undefined at y = 0 (E1); (60) holds only for y ≥ 0 (E2), so f0 is not a
+lower bound of f_ML for y < 0 (E3) — what is true for every y is |f0| ≤ |y e^{x+y/2}| ≤ |f_ML| with
+equal signs; the derivation of (36) says the non-monotonicity of f1 occurs "when 1 + α0x < 0", where in
+fact f1 is monotone: it occurs when 1 + αo x > 0 (E4). Every other step holds; the two "≈" steps (57) and
+(59) are approximations, checked for the order to which they are exact.
 Symbolic: sympy (integrals, identities, Taylor polynomials via pgcheck.check.taylor2) and z3 through
 pgcheck's encoder; pgcheck validate for f0 and the fixed functions. Cross-check: a float64 grid of
 (x, y) with pgcheck's compiled forms of f_ML and f0.
@@ -33,11 +35,13 @@ from pgcheck.expr import X, Y
 ID = "a1"
 TITLE = "Appendix A.1: the derivation of f_MLA and f_MLA(αo,αr), step by step"
 REFERENCE = "Appendix A.1, eqs. (57)–(60), the fix for non-monotonicity, the derivation of (36)"
-STATEMENT = ("Each printed step from e^{ΔO}(e^{ΔR}−1) through the Jensen bound (57), the chain (58)–(60), the "
+STATEMENT = ("Each printed step from e^{ΔO}(e^{ΔR}−1) through the Jensen bound, the approximations (57) and "
+             "(59), the chain (58)–(60), the "
              "monotonicity/convexity of f0, the fix giving (35) and the derivation of (36)")
 
 F0 = "y * max(1 + x + y / 2, 0)"
 SYMPY = "sympy"
+JENSEN = "A.1, Jensen's inequality (unnumbered, before (57))"
 
 
 def _h_sign_lemma(ev: Evidence) -> bool:
@@ -62,7 +66,7 @@ def _jensen(ev: Evidence) -> None:
     dd = (sympy.exp(x + y) - sympy.exp(x)) / y
     at_zero = dd.subs(y, 0)
     limit = sympy.limit(dd, y, 0)
-    ev.step("(57)", "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR for all ΔO, ΔR ∈ ℝ (as printed)",
+    ev.step(JENSEN, "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR for all ΔO, ΔR ∈ ℝ (as printed)",
             "sympy: the right side at ΔR = 0", at_zero.is_finite is True, erratum="E1",
             detail=f"at ΔR = 0 the right side is {at_zero}; its limit is {limit}")
     h_ok = _h_sign_lemma(ev)
@@ -72,10 +76,15 @@ def _jensen(ev: Evidence) -> None:
                          "in the limit ΔR → 0 (both sides → e^{ΔO})",
                          "sympy: (e^{x+y} − eˣ)/y − e^{x+y/2} = 2e^{x+y/2} h(y/2)/y, positive by lemma h; limit",
                          identity and h_ok and sympy.simplify(limit - sympy.exp(x)) == 0)
-    ev.add_erratum("E1", "(57)", "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR  ∀ ΔO, ΔR ∈ ℝ",
+    ev.add_erratum("E1", JENSEN, "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR  ∀ ΔO, ΔR ∈ ℝ",
                    f"ΔR = 0: the right side is (e^{{ΔO}} − e^{{ΔO}})/0 = 0/0, undefined (sympy: {at_zero})",
                    "for ΔR ≠ 0 (strictly: e^{ΔO+ΔR/2} < (e^{ΔO+ΔR} − e^{ΔO})/ΔR); at ΔR = 0 only as the limit "
                    "e^{ΔO} = e^{ΔO}", at_zero.is_finite is not True and corrected)
+    # (57) is printed with "≈": it is exact to first order in ΔR, the difference being e^{ΔO}ΔR²/24 + O(ΔR³)
+    lead = sympy.series(dd - sympy.exp(x + y / 2), y, 0, 3).removeO()
+    ev.step("(57)", "e^{ΔO+ΔR/2} ≈ (e^{ΔO+ΔR} − e^{ΔO})/ΔR (an approximation, as printed)",
+            "sympy series in ΔR at 0: the two sides agree to first order, the difference is e^{ΔO}ΔR²/24 + O(ΔR³)",
+            sympy.simplify(lead - sympy.exp(x) * y ** 2 / 24) == 0, detail=f"difference to O(ΔR³): {lead}")
 
 
 def _chain(ev: Evidence) -> None:
@@ -86,23 +95,15 @@ def _chain(ev: Evidence) -> None:
     ev.step("(58)", "e^{ΔO}(e^{ΔR} − 1) = e^{ΔO+ΔR} − e^{ΔO}", "sympy (registry ml)",
             sympy.simplify(f_ml - (sympy.exp(x + y) - sympy.exp(x))) == 0)
 
-    cx2 = {X: 0, Y: -2}
-    v_mid, v_ml = logic.value(mid, cx2), logic.value(f_ml, cx2)
-    wrong59 = logic.sign(v_mid - v_ml) > 0
-    ev.step("(58)–(59), A.1 opening", "ΔR e^{ΔO+ΔR/2} is a lower bound of e^{ΔO}(e^{ΔR} − 1) (from (57) times ΔR), "
-            "for all ΔO, ΔR", "exact evaluation (pgcheck.exact) at a point", not wrong59, erratum="E2",
-            detail=f"at ΔO = 0, ΔR = −2: ΔR e^{{ΔO+ΔR/2}} = {logic.show(v_mid)} > f_ML = {logic.show(v_ml)}")
+    t = sympy.Symbol("t", positive=True)
+    radial = sympy.series((f_ml - mid).subs({x: t * x, y: t * y}, simultaneous=True), t, 0, 3).removeO()
+    ev.step("(59), 'using Eq 57'", "e^{ΔO+ΔR} − e^{ΔO} ≈ ΔR e^{ΔO+ΔR/2} ((57) multiplied by ΔR), exact to second "
+            "order at (0, 0)", "sympy: the series of f_ML − ΔR e^{ΔO+ΔR/2} along (tΔO, tΔR) has no terms below t³",
+            sympy.simplify(radial) == 0)
     gap = sympy.simplify((f_ml - mid - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2)).rewrite(sympy.exp)) == 0
-    c59 = ev.lemma("(59) corrected", "e^{ΔO}(e^{ΔR} − 1) − ΔR e^{ΔO+ΔR/2} = 2e^{ΔO+ΔR/2} h(ΔR/2) has the sign of ΔR: "
-                   "ΔR e^{ΔO+ΔR/2} ≤ f_ML for ΔR ≥ 0, ≥ f_ML for ΔR ≤ 0, i.e. |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML|, same sign",
+    c59 = ev.lemma("(59) as a bound", "e^{ΔO}(e^{ΔR} − 1) − ΔR e^{ΔO+ΔR/2} = 2e^{ΔO+ΔR/2} h(ΔR/2) has the sign of "
+                   "ΔR: ΔR e^{ΔO+ΔR/2} ≤ f_ML for ΔR ≥ 0, ≥ f_ML for ΔR ≤ 0, i.e. |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML|, same sign",
                    "sympy identity + lemma h", gap)
-    ev.add_erratum("E2", "A.1 opening sentence and (58)–(59)",
-                   "ΔR e^{ΔO+ΔR/2} (obtained from (57)) is 'a lower bound to e^{ΔO}(e^{ΔR} − 1)'",
-                   f"ΔO = 0, ΔR = −2: ΔR e^{{ΔO+ΔR/2}} = −2/e = {logic.show(v_mid)} > "
-                   f"e^{{−2}} − 1 = {logic.show(v_ml)}: "
-                   "multiplying (57) by ΔR < 0 reverses it",
-                   "a lower bound for ΔR ≥ 0 and an upper bound for ΔR ≤ 0: |ΔR e^{ΔO+ΔR/2}| ≤ |e^{ΔO}(e^{ΔR} − 1)| "
-                   "with the same sign (a lower bound in magnitude)", wrong59 and c59)
 
     z = sympy.Symbol("z", real=True)
     g = sympy.exp(z) - 1 - z
@@ -113,7 +114,7 @@ def _chain(ev: Evidence) -> None:
     v_mid1, v_f0 = logic.value(mid, cx1), logic.value(f0, cx1)
     wrong60 = logic.sign(v_mid1 - v_f0) < 0
     ev.step("(60)", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) for all ΔO, ΔR (as printed)",
-            "exact evaluation (pgcheck.exact) at a point", not wrong60, erratum="E3",
+            "exact evaluation (pgcheck.exact) at a point", not wrong60, erratum="E2",
             detail=f"at ΔO = 0, ΔR = −1: {logic.show(v_mid1)} < {logic.show(v_f0)}")
     e_, m_, r_ = sympy.symbols("E M r", real=True)
     times = logic.prove(sympy.And(sympy.Or(r_ < 0, r_ * e_ >= r_ * m_), sympy.Or(r_ > 0, r_ * e_ <= r_ * m_)),
@@ -121,11 +122,22 @@ def _chain(ev: Evidence) -> None:
     c60 = ev.lemma("(60) corrected", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) for ΔR ≥ 0 and ≤ for ΔR ≤ 0, i.e. "
                    "|f0| ≤ |ΔR e^{ΔO+ΔR/2}| with the same sign", "z3: E ≥ M ⇒ rE ⋛ rM by the sign of r (with E = e^z, "
                    "M = max(1+z, 0) from the lemma above); " + times.method, times.proved and lemma)
-    ev.add_erratum("E3", "(60)", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) 'since eˣ ≥ max(1 + x, 0) ∀x ∈ ℝ'",
+    ev.add_erratum("E2", "(60)", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) 'since eˣ ≥ max(1 + x, 0) ∀x ∈ ℝ'",
                    f"ΔO = 0, ΔR = −1: −e^{{−1/2}} = {logic.show(v_mid1)} < −1/2 = {logic.show(v_f0)}",
-                   "≥ for ΔR ≥ 0, ≤ for ΔR ≤ 0; together with (59) corrected: 0 ≤ f0/f_ML ≤ 1 for ΔR ≠ 0, i.e. f0 is a "
-                   "lower bound of f_ML in magnitude (|f0| ≤ |f_ML|, same sign), a lower bound only for ΔR ≥ 0",
-                   wrong60 and c60)
+                   "≥ for ΔR ≥ 0, ≤ for ΔR ≤ 0, i.e. |f0| ≤ |ΔR e^{ΔO+ΔR/2}| with the same sign", wrong60 and c60)
+
+    v_f0_ml, v_ml1 = logic.value(f0, cx1), logic.value(f_ml, cx1)
+    wrong_bound = logic.sign(v_f0_ml - v_ml1) > 0
+    ev.step("A.1 opening", "the result of the chain, f0 = ΔR max(1 + ΔO + ΔR/2, 0), is 'a lower bound to "
+            "e^{ΔO}(e^{ΔR} − 1)' (as printed, for all ΔO, ΔR)", "exact evaluation (pgcheck.exact) at a point",
+            not wrong_bound, erratum="E3",
+            detail=f"at ΔO = 0, ΔR = −1: f0 = {logic.show(v_f0_ml)} > f_ML = {logic.show(v_ml1)}")
+    ev.add_erratum("E3", "A.1 opening sentence, with (58)–(60)",
+                   "'Consider the following lower bound to e^{ΔO}(e^{ΔR} − 1) which is also exact up to second "
+                   "order', the following being the chain (58)–(60) that ends in f0 = ΔR max(1 + ΔO + ΔR/2, 0)",
+                   f"ΔO = 0, ΔR = −1: f0 = −1/2 = {logic.show(v_f0_ml)} > e^{{−1}} − 1 = {logic.show(v_ml1)}",
+                   "f0 ≤ f_ML for ΔR ≥ 0 and f0 ≥ f_ML for ΔR ≤ 0: a lower bound in magnitude, 0 ≤ f0/f_ML ≤ 1 for "
+                   "ΔR ≠ 0 (from (59) as a bound and (60) corrected)", wrong_bound and c59 and c60)
 
     target = sympy.expand(Y + X * Y + Y ** 2 / 2)
     polys = [sympy.expand(sympy.sympify(check.taylor2(e), locals={"x": X, "y": Y})) for e in (f_ml, mid, f0)]
@@ -253,10 +265,10 @@ def derive(ev: Evidence) -> None:
         worst = float(torch.clamp(a.abs() - m.abs() - scale, min=0).max())
         worst = max(worst, float(torch.clamp(m.abs() - b.abs() - scale, min=0).max()))
         worst = max(worst, float(torch.clamp(-(a * b), min=0).max()), float(torch.clamp(-(m * b), min=0).max()))
-        fails = (m > b + scale) | (m < a - scale)  # printed (59) as a lower bound, printed (60)
+        fails = (a > b + scale) | (m < a - scale)  # f0 as a lower bound of f_ML (E3), printed (60) (E2)
         printed_fail = int(fails.sum())
         negative = int((fails & (ys < 0)).sum())
-    ev.lemma("grid", "the printed (59)/(60) inequalities fail on the grid only where ΔR < 0",
+    ev.lemma("grid", "the printed 'lower bound' and (60) fail on the grid only where ΔR < 0",
              "float64 grid, margin 1e-14(1 + |f_ML|)", printed_fail > 0 and negative == printed_fail,
              detail=f"{printed_fail} failures, {negative} of them with ΔR < 0")
     ev.check("corrected chain", "|f0| ≤ |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML| and equal signs (largest violation), pgcheck's torch "

@@ -30,7 +30,7 @@ STATEMENT = ("Ĝ_PGPB = ΔR(∇q(s,a) − E_{u∼π}∇q(s,u)) + ∇E_{u∼πθ}
 
 def derive(ev: Evidence) -> None:
     sm = sx.Softmax()
-    ok = {"16": True, "17": True, "log": True}
+    ok = {"16": True, "17": True, "18": True, "log": True}
     for a_is_b in (True, False):
         q_a = sx.QB if a_is_b else sx.QA
         dr = (sx.TB if a_is_b else sx.TA) - q_a
@@ -39,10 +39,11 @@ def derive(ev: Evidence) -> None:
         pgpb = dr * sx.d(sm.log_pi(a_is_b)) - sx.d(sm.entropy)
         ok["16"] = ok["16"] and sx.identity(pgpb, dr * centred + sm.grad_E_fixed_values(lambda q, _t: q))
         ok["17"] = ok["17"] and sx.identity(dr * sx.d(sm.log_pi(a_is_b)), dr * centred)
+        ok["18"] = ok["18"] and sx.identity(sx.d(-dr ** 2 / 2), dr * sx.d(q_a))  # T̂ is a constant for ∂/∂q_b
     ev.lemma("eq. (4)", "∇log π(a|s) = ∇q(s,a) − E_{u∼π}[∇q(s,u)]", sx.METHOD, ok["log"])
     ev.step("eq. (16)", "ΔR∇log π(a|s) − ∇H = ΔR(∇q(s,a) − E_u∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]", sx.METHOD, ok["16"])
     ev.step("eq. (17)", "ΔR∇log π(a|s) = ΔR(∇q(s,a) − E_u∇q(s,u))", sx.METHOD, ok["17"])
-    ev.step("eq. (18)", "Ĝ_MSE = ΔR∇q(s,a) (eq. 9, by definition)", "definition (eq. 9)", True)
+    ev.step("eq. (18)", "Ĝ_MSE = −∇½(T̂ − q(s,a))² with T̂ held fixed (eq. 9) = ΔR∇q(s,a)", sx.METHOD, ok["18"])
     ev.scope = "general |A| ≥ 2, a = b and a ≠ b, any differentiable qθ: per-coordinate sympy identities"
     ev.complete = True
 

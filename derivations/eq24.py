@@ -45,10 +45,13 @@ def derive(ev: Evidence) -> None:
     ev.step("(24)", "max(x, 0) ≤ eˣ − 1 for x ≥ 0 (λ_SIL is a lower bound of λ_ML there)", lower.method, lower.proved)
     neg = logic.prove(sympy.And(sympy.Gt(lam_ml, -1), sympy.Lt(lam_ml, 0)), [y < 0])
     ev.step("(24)", "for x < 0: −1 < eˣ − 1 < 0 = max(x, 0) (the approximation is one-sided)", neg.method, neg.proved)
-    right = sympy.limit((lam_ml - relu) / y, y, 0, "+") == 0
-    left = sympy.limit(sympy.diff(lam_ml, y), y, 0) - 0
+    derivatives = {(name, side): sympy.limit((lam - lam.subs(y, 0)) / y, y, 0, side)
+                   for name, lam in (("ML", lam_ml), ("SIL", relu)) for side in ("+", "-")}
     ev.step("(24)", "λ_ML and λ_SIL agree at 0 with equal right derivative 1 (left derivatives 1 and 0)",
-            "sympy limits", bool(right) and left == 1)
+            "sympy: one-sided limits of the difference quotients at 0",
+            lam_ml.subs(y, 0) == relu.subs(y, 0) == 0
+            and derivatives == {("ML", "+"): 1, ("ML", "-"): 1, ("SIL", "+"): 1, ("SIL", "-"): 0},
+            detail=", ".join(f"λ_{n}'({s}0) = {v}" for (n, s), v in derivatives.items()))
     for name in ("sil", "ml"):
         cert = check.validate(name, options=check.Options(use_cache=False))
         ev.step("(24)", f"f_{name.upper()} is a valid scale (λ(0) = 0, non-decreasing; Assumption 5.1)",

@@ -11,12 +11,16 @@ marginals (as the paper assumes):
 Claim: with a ∼ π_b each has the same expectation as its on-policy form (16)–(18)/(21) with a ∼ π, and
 pgcheck's scales ``sq``, ``ml``, ``sil`` are exactly ``e^x λ(y)`` for λ = id, eʸ − 1, max(y, 0) (Remark 4.1:
 ΔO = 0 recovers the on-policy case). Symbolic: per coordinate with a general behaviour policy (its
-probabilities free symbols), general |A|; sympy for the factorisation of the registry scales.
+probabilities free symbols), general |A|, the sampled-action terms built by evaluating pgcheck's registry
+scales at ΔO = log π − log π_b (so the behaviour probability cancels only if the scale really carries e^{ΔO});
+sympy for the factorisation of the registry scales.
 Cross-check: exact expectation over a ∼ π_b of pgcheck's UP/UV/UQ updates with the off-policy scale
 against the exact on-policy expectation over a ∼ π with ΔO = 0.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import sympy
 import torch
@@ -36,13 +40,33 @@ STATEMENT = ("E_{a∼π_b}[e^{ΔO}(sampled-action terms) + (action-independent t
 BB, BA = sympy.symbols("β_b β_a", positive=True)  # behaviour probabilities of b and of a sampled a ≠ b
 
 
-def _expect_behaviour(sm: sx.Softmax, h: sympy.Expr, h_other: sympy.Expr, rest: sympy.Expr) -> sympy.Expr:
-    """E_{a∼π_b}[e^{ΔO} h(a)] + rest, with e^{ΔO} = π(a|s)/π_b(a|s) and Σ_a π_b(a|s) = 1."""
-    return BB * (sm.pi(True) / BB) * h + sm.others(BA * (sm.pi(False) / BA) * h_other) + rest
+def _at_log_ratio(f: sympy.Expr, pi: sympy.Expr, beta: sympy.Expr, dr: sympy.Expr) -> sympy.Expr:
+    """β · f(ΔO, ΔR) with ΔO = log π − log β (eq. 25): a sampled action's term of E_{a∼π_b}, weighted by
+    its behaviour probability β. β cancels only if f carries the factor e^{ΔO}: this is what is checked."""
+    return beta * f.subs({X: sympy.log(pi) - sympy.log(beta), Y: dr}, simultaneous=True)
+
+
+def _expect_behaviour(sm: sx.Softmax, f: sympy.Expr, dr: Callable[[bool], sympy.Expr],
+                      h: Callable[[bool], sympy.Expr], rest: sympy.Expr) -> sympy.Expr:
+    """E_{a∼π_b}[f(ΔO, ΔR) h(a)] + rest for pgcheck's scale ``f`` (a sympy expression in x, y)."""
+    off_b = _at_log_ratio(f, sm.pi(True), BB, dr(True)) * h(True)
+    off_a = _at_log_ratio(f, sm.pi(False), BA, dr(False)) * h(False)
+    if off_a.has(BA):  # β_a left in a term of the abstract sum over a ≠ b: not the on-policy expectation
+        raise ValueError(f"the behaviour probability does not cancel: {off_a}")
+    return off_b + (sm.others(off_a) if off_a != 0 else sympy.S.Zero) + rest
+
+
+def _holds(make: Callable[[], tuple[sympy.Expr, sympy.Expr]]) -> bool:
+    try:
+        off, on = make()
+    except ValueError:  # raised above, or by the abstract sum for a term that is not a monomial
+        return False
+    return sx.identity(off, on)
 
 
 def derive(ev: Evidence) -> None:
     sm = sx.Softmax()
+    f_sq, f_q = logic.registry("sq"), logic.registry("q")
 
     def dr(ab: bool) -> sympy.Expr:
         return (sx.TB if ab else sx.TA) - (sx.QB if ab else sx.QA)
@@ -50,19 +74,32 @@ def derive(ev: Evidence) -> None:
     def centred(ab: bool) -> sympy.Expr:
         return sx.d(sx.QB if ab else sx.QA) - sm.pi(True)
 
+    def on_policy(f: sympy.Expr, h: Callable[[bool], sympy.Expr]) -> sympy.Expr:
+        return sm.E_a(lambda ab: f.subs({X: 0, Y: dr(ab)}, simultaneous=True) * h(ab))
+
     baseline = sm.grad_E_fixed_values(lambda q, _t: q)
-    on_pgpb = sm.E_a(lambda ab: dr(ab) * centred(ab)) + baseline
-    off_pgpb = _expect_behaviour(sm, dr(True) * centred(True), dr(False) * centred(False), baseline)
-    ev.step("(26)", "E_{a∼π_b}[e^{ΔO}ΔR(∇q − E_π∇q)] + ∇E_{πθ}[q̂] = E_{a∼π}[Ĝ_PGPB (16)]", sx.METHOD,
-            sx.identity(off_pgpb, on_pgpb))
-    on_mve = sm.E_a(lambda ab: dr(ab) * centred(ab))
-    off_mve = _expect_behaviour(sm, dr(True) * centred(True), dr(False) * centred(False), sympy.S.Zero)
-    ev.step("(27)", "E_{a∼π_b}[e^{ΔO}ΔR(∇q − E_π∇q)] = E_{a∼π}[Ĝ_MVE (17)]", sx.METHOD, sx.identity(off_mve, on_mve))
+    ev.step("(26)", "E_{a∼π_b}[f_SQ(ΔO, ΔR)(∇q − E_π∇q)] + ∇E_{πθ}[q̂] = E_{a∼π}[Ĝ_PGPB (16)], ΔO = log π − log π_b, "
+            "f_SQ from pgcheck's registry", sx.METHOD + "; behaviour probabilities free positive symbols",
+            _holds(lambda: (_expect_behaviour(sm, f_sq, dr, centred, baseline), on_policy(f_q, centred) + baseline)))
+    ev.step("(27)", "E_{a∼π_b}[f_SQ(ΔO, ΔR)(∇q − E_π∇q)] = E_{a∼π}[Ĝ_MVE (17)]",
+            sx.METHOD + "; behaviour probabilities free positive symbols",
+            _holds(lambda: (_expect_behaviour(sm, f_sq, dr, centred, sympy.S.Zero), on_policy(f_q, centred))))
+
+    def grad_q(ab: bool) -> sympy.Expr:
+        return sx.d(sx.QB if ab else sx.QA)
+
     lam = sympy.Function("λ")
-    on_l = sm.E_a(lambda ab: lam(dr(ab)) * sx.d(sx.QB if ab else sx.QA))
-    off_l = _expect_behaviour(sm, lam(dr(True)), sympy.S.Zero, sympy.S.Zero)
-    ev.step("(28)", "E_{a∼π_b}[e^{ΔO}λ(ΔR)∇q(s,a)] = E_{a∼π}[λ(ΔR)∇q(s,a)] for any λ", sx.METHOD,
-            sx.identity(off_l, on_l))
+    generic = sympy.exp(X) * lam(Y)
+    ev.step("(28)", "E_{a∼π_b}[e^{ΔO}λ(ΔR)∇q(s,a)] = E_{a∼π}[λ(ΔR)∇q(s,a)] for any λ",
+            sx.METHOD + "; behaviour probabilities free positive symbols",
+            _holds(lambda: (_expect_behaviour(sm, generic, dr, grad_q, sympy.S.Zero), on_policy(generic, grad_q))))
+    def registry_pair(name: str) -> Callable[[], tuple[sympy.Expr, sympy.Expr]]:
+        f = logic.registry(name)
+        return lambda: (_expect_behaviour(sm, f, dr, grad_q, sympy.S.Zero), on_policy(f, grad_q))
+
+    registry_ok = all(_holds(registry_pair(name)) for name in ("sq", "ml", "sil"))
+    ev.step("(28), registry", "the same for pgcheck's f_SQ, f_ML, f_SIL: E_{a∼π_b}[f(ΔO, ΔR)∇q] = "
+            "E_{a∼π}[f(0, ΔR)∇q]", sx.METHOD + "; behaviour probabilities free positive symbols", registry_ok)
     ev.note("Remark 4.2: the action-independent ∇E_{πθ}[q̂] is not reweighted; reweighting it would not bias "
             "the expectation either (E_{a∼π_b}[e^{ΔO}] = Σ_a π(a|s) = 1), only change the variance.")
 
@@ -73,8 +110,9 @@ def derive(ev: Evidence) -> None:
         factor_ok = factor_ok and sympy.simplify(f.subs(X, 0) - lam_y) == 0
     ev.step("(28), Table 1", "pgcheck's f_SQ, f_ML, f_SIL equal e^x λ(y) with λ = y, eʸ − 1, max(y, 0); "
             "ΔO = 0 gives λ (Remark 4.1)", "sympy: registry definitions", factor_ok)
-    ev.scope = ("general |A| ≥ 2 and any behaviour policy (its probabilities free symbols), any λ: per-coordinate "
-                "sympy identities; registry scales symbolically")
+    ev.scope = ("general |A| ≥ 2 and any behaviour policy (its probabilities free positive symbols, which cancel "
+                "only through the e^{ΔO} of the scale): per-coordinate sympy identities with pgcheck's registry "
+                "f_SQ, f_ML, f_SIL (and e^{ΔO}λ(ΔR) for any λ) evaluated at ΔO = log π − log π_b")
     ev.complete = True
 
     n_states, n_actions = 4, 4

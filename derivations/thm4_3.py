@@ -24,7 +24,7 @@ from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
 from pgcheck import updates
-from pgcheck.expr import Y
+from pgcheck.expr import X, Y
 
 ID = "thm4.3"
 TITLE = "PPO's clipped surrogate as a scale function"
@@ -69,6 +69,14 @@ def derive(ev: Evidence) -> None:
     ev.step("(53)", "… = (1[Â>0]1[ΔO<log(1+ε)] + 1[Â<0]1[ΔO>log(1+ε)]) ρÂ + (1+ε)1[Â>0]1[ΔO≥log(1+ε)]Â "
             "+ (1−ε)1[Â<0]1[ΔO≤log(1−ε)]Â  (as printed)", r_printed.method, r_printed.proved, erratum="E1",
             detail=f"z3: {r_printed.status}; exact at ε = 1/5, Â = −1, ρ = 1: left {lhs_cx}, printed right {rhs_cx}")
+    # (54) as printed: ∇J = (1[Â>0]1[ΔO<log(1+ε)] + 1[Â<0]1[ΔO>log(1+ε)]) e^{ΔO}Â∇log π (the clipped terms are
+    # constant in θ); compare its coefficient of ∇log π with ρ ∂J/∂ρ (∇ρ = ρ∇log π) at the same point
+    printed54 = (_ind(sympy.And(adv > 0, rho < 1 + eps)) + _ind(sympy.And(adv < 0, rho > 1 + eps))) * rho * adv
+    true54, printed54_cx = logic.value(rho * sympy.diff(J, rho), cx), logic.value(printed54, cx)
+    ev.step("(54)", "∇J_PPO = (1[Â>0]1[ΔO<log(1+ε)] + 1[Â<0]1[ΔO>log(1+ε)]) e^{ΔO}Â∇log πθ(a|s)  (as printed)",
+            "exact evaluation of ρ∂J/∂ρ (the coefficient of ∇log π) against the printed coefficient",
+            true54 == printed54_cx, erratum="E1",
+            detail=f"at ε = 1/5, Â = −1, ρ = 1 (J = ρÂ near this point): ρ∂J/∂ρ = {true54}, printed {printed54_cx}")
     r_corr = logic.prove(logic.eq(line52, corrected), domain)
     ev.lemma("(53) corrected", "the same with 1[Â<0]1[ΔO>log(1−ε)] for the unclipped branch", r_corr.method,
              r_corr.proved)
@@ -78,7 +86,8 @@ def derive(ev: Evidence) -> None:
         f"ε = 1/5, Â = −1, ΔO = 0 (ρ = 1): min(ρÂ, clip(ρ)Â) = {lhs_cx} but the printed (53) gives {rhs_cx}, "
         "and the printed (54) gives gradient 0 where the true gradient is Â∇log π = −∇log π",
         "1[ΔR<0]1[ΔO>log(1−ε)] (as in τ_ε of the theorem statement and in (55)); with it (53)–(56) hold",
-        (not r_printed.proved) and lhs_cx == -1 and rhs_cx == 0 and r_corr.proved)
+        (not r_printed.proved) and lhs_cx == -1 and rhs_cx == 0 and true54 == -1 and printed54_cx == 0
+        and r_corr.proved)
 
     # (55)–(56): differentiate each of the six open regions of (ρ, Â); τ = 1 exactly on the ρ-branches.
     ok_regions = True
@@ -111,9 +120,9 @@ def derive(ev: Evidence) -> None:
     same_f = logic.prove(logic.eq(reg, printed_f.subs(psyms["eps"], e)), [e > 0, e < 1])
     ev.step("Theorem 4.3", "pgcheck's registry ppo(x, y) = eˣ y τ_ε(x, y) with τ_ε as printed, for every ε ∈ (0, 1)",
             same_f.method, same_f.proved)
-    ev.step("Theorem 4.3", "τ_ε(x, y) ∈ {0, 1} for all x, y, ε", "z3: the two products are never both 1 (y > 0 and "
-            "y < 0 exclude each other)",
-            logic.prove(sympy.Not(sympy.And(Y > 0, Y < 0))).proved)
+    zero_or_sq = logic.prove(sympy.Or(logic.eq(reg, 0), logic.eq(reg, sympy.exp(X) * Y)), [e > 0, e < 1])
+    ev.step("Theorem 4.3", "τ_ε ∈ {0, 1}: pgcheck's ppo(x, y) is either 0 or f_SQ = eˣ y, for all x, y and "
+            "ε ∈ (0, 1)", zero_or_sq.method, zero_or_sq.proved)
     ev.scope = ("all ρ > 0, Â, ε ∈ (0, 1) (z3) and every open region (sympy); registry equality for every ε ∈ (0, 1); "
                 "any differentiable policy (chain rule ∇ρ = ρ∇log π)")
     ev.complete = True

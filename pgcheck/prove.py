@@ -46,6 +46,8 @@ def select(only: Sequence[str] | None) -> list[str]:
     if not only:
         return list(ids)
     wanted = [w.strip() for item in only for w in item.split(",") if w.strip()]
+    if not wanted:  # '--only ""' must not pass a check that ran nothing
+        raise UserError(f"--only names no claim; known ids: {' '.join(ids)}")
     unknown = [w for w in wanted if w not in ids]
     if unknown:
         raise UserError(f"unknown claim id {', '.join(repr(u) for u in unknown)}; known ids: {' '.join(ids)}")

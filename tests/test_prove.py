@@ -49,6 +49,12 @@ def test_unknown_id_is_a_user_error() -> None:
         prove.select(["nope"])
 
 
+def test_an_empty_selection_is_a_user_error_not_a_passing_check() -> None:
+    for only in ([""], [","], [" , "]):
+        with pytest.raises(UserError, match="--only names no claim"):
+            prove.select(only)
+
+
 def test_cli_unknown_id_exits_2_with_one_line() -> None:
     r = pgcheck("prove", "--only", "nope", "--check")
     assert r.returncode == 2
@@ -138,6 +144,9 @@ def test_cli_json_and_a_fresh_directory(tmp_path: Path) -> None:
     assert (tmp_path / "p" / "eq35-t1.json").exists() and (tmp_path / "p" / "README.md").exists()
     r = pgcheck("prove", "--only", "rem5.2", "--check", "--dir", str(tmp_path / "p"))
     assert r.returncode == 1 and "missing" in r.stderr
+    r = pgcheck("prove", "--only", "rem5.2", "--check", "--json", "--dir", str(tmp_path / "p"))
+    assert r.returncode == 1 and "missing" in r.stderr  # the reason is not swallowed by --json
+    assert [c["id"] for c in json.loads(r.stdout)] == ["rem5.2"]
 
 
 # --- mutation tests: a broken implementation makes the suite fail ------------------------------------
@@ -184,6 +193,16 @@ def test_the_paper_typo_as_ppo_scale_also_fails_the_autograd_cross_check(monkeyp
     cert = prove.certificate("thm4.3")
     failing = [x["name"] for x in cert["cross_checks"] if not x["passed"]]
     assert "Theorem 4.3" in failing
+
+
+@pytest.mark.parametrize("new", ["exp(x / 2) * y", "exp(-x) * y", "(1 + x) * y"])
+def test_a_wrong_importance_weight_in_sq_fails_the_off_policy_claim_symbolically(
+        monkeypatch: pytest.MonkeyPatch, new: str) -> None:
+    """f_SQ must carry exactly e^{ΔO}: otherwise the behaviour probabilities do not cancel in (26)–(28)."""
+    _replace_scale(monkeypatch, "sq", "exp(x) * y", new)
+    cert = prove.certificate("eq26-28")
+    assert cert["verdict"] == "failed"
+    assert {"(26)", "(27)", "(28), registry"} <= {s["ref"] for s in cert["steps"] if not s["holds"]}
 
 
 def test_a_wrong_mla_branch_fails_the_table_1_and_appendix_claims(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
     code = 0
     if args.check:
         result = prove.check(args.dir, certs, full=not args.only)
-        if not args.json:
-            for line in result.failed:
-                print(f"FAILED {line}", file=sys.stderr)
-            for line in result.mismatches[:40]:
-                print(f"DIFFERS {line}", file=sys.stderr)
-            if len(result.mismatches) > 40:
-                print(f"DIFFERS ... and {len(result.mismatches) - 40} more", file=sys.stderr)
+        # on stderr even with --json: the JSON on stdout stays parseable and the reasons are not lost
+        for line in result.failed:
+            print(f"FAILED {line}", file=sys.stderr)
+        for line in result.mismatches[:40]:
+            print(f"DIFFERS {line}", file=sys.stderr)
+        if len(result.mismatches) > 40:
+            print(f"DIFFERS ... and {len(result.mismatches) - 40} more", file=sys.stderr)
         code = 0 if result.ok else 1
     else:
         written = prove.write(args.dir, certs)
