@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy
 
-from pgcheck.expr import X, Y
+from pgcheck import enclose
+from pgcheck.expr import ExprError, X, Y
 
 if TYPE_CHECKING:
     import torch
@@ -72,7 +73,12 @@ def _compile(expr: sympy.Basic, ops: _Ops) -> _Node:
     if expr is sympy.false:
         return lambda x, y: ops.xp.zeros_like(x, dtype=ops.xp.bool)
     if expr.is_number:
-        value = float(sympy.N(expr, 30))
+        try:
+            value = enclose.midpoint_float(expr)  # certified: sympy.N can be wrong after cancellation
+        except enclose.TooLarge as exc:
+            raise ExprError(f"the constant {expr} is too large to evaluate ({exc})") from None
+        except enclose.NoEnclosure:  # pathological cancellation; the search only proposes candidates
+            value = float(sympy.N(expr, 30))
         return lambda x, y: ops.const(value, x)
     if isinstance(expr, sympy.Piecewise):
         pairs = [(_compile(e, ops), _compile(c, ops)) for e, c in expr.args]

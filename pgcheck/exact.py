@@ -2,8 +2,9 @@
 
 A candidate counterexample (from z3 under an abstraction, from random sampling or from hypothesis) is
 only a *refutation* once the inequality it claims has been confirmed here: with exact rational
-arithmetic when f is rational at the point, otherwise with sympy's arbitrary-precision evaluation at
-60 digits and a margin far above its error, so float rounding never produces a false alarm.
+arithmetic when f is rational at the point, otherwise by certified interval arithmetic
+(:mod:`pgcheck.enclose`, up to 8192 bits), so neither float rounding nor cancellation in sympy's
+high-precision evaluation ever produces a false alarm.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from fractions import Fraction
 
 import sympy
 
+from pgcheck import enclose
 from pgcheck.expr import X, Y
-
-DIGITS = 60
-MARGIN = sympy.Float("1e-40", DIGITS)
 
 
 class Undefined(ArithmeticError):
@@ -50,17 +49,16 @@ def value(expr: sympy.Expr, x: Fraction, y: Fraction) -> sympy.Expr:
 
 
 def sign(v: sympy.Expr) -> int:
-    """The sign of a real sympy number; 0 when |v| is below the certified margin (not decided)."""
+    """The certain sign of a real sympy number, or 0 when it is exactly 0 *or not decided*: the sign
+    comes from a certified interval (:mod:`pgcheck.enclose`), never from rounded digits."""
     if isinstance(v, sympy.Rational):
         return int(sympy.sign(v))
-    n = sympy.N(v, DIGITS)
-    if not n.is_real:
+    if v.is_real is False:
         raise Undefined(f"{v} is not real")
-    if n > MARGIN:
-        return 1
-    if n < -MARGIN:
-        return -1
-    return 0
+    try:
+        return enclose.sign(v)
+    except enclose.NoEnclosure:
+        return 0
 
 
 def greater(a: sympy.Expr, b: sympy.Expr) -> bool:

@@ -13,6 +13,7 @@ real function once every obligation is discharged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,6 +22,7 @@ from typing import Any
 import sympy
 import z3
 
+from pgcheck import enclose
 from pgcheck.expr import X, Y
 
 ABSTRACTION_FACTS: dict[str, str] = {
@@ -30,7 +32,8 @@ ABSTRACTION_FACTS: dict[str, str] = {
     "tanh": "tanh as a strictly increasing odd-signed function into (-1, 1) with |tanh(t)| <= |t|",
     "sin": "sin as a function into [-1, 1]",
     "cos": "cos as a function into [-1, 1]",
-    "const": "transcendental constants as rational intervals of width 2e-35 (evaluated to 45 digits)",
+    "const": "transcendental constants as rational intervals certified by interval arithmetic (outward "
+             "rounding, width below 1e-30 relative)",
 }
 
 
@@ -109,13 +112,14 @@ class Encoder:
             return z3.RealVal(Fraction(int(e.p), int(e.q)))
         if e in self._constants:  # one variable per constant, or instances could disagree on it
             return self._constants[e]
-        value = sympy.N(e, 45)
-        if not value.is_real:
+        if e.is_real is False:
             raise Unsupported(f"constant {e} is not real")
-        centre = Fraction(str(value))
+        try:
+            lo, hi = _coarsen(*enclose.enclose(e))  # certified by interval arithmetic, never a rounded guess
+        except enclose.NoEnclosure as exc:
+            raise Unsupported(f"constant {e}: {exc}") from None
         c = self.fresh("const")
-        eps = Fraction(1, 10**35) + abs(centre) * Fraction(1, 10**40)
-        self.axioms += [c >= z3.RealVal(centre - eps), c <= z3.RealVal(centre + eps)]
+        self.axioms += [c >= z3.RealVal(lo), c <= z3.RealVal(hi)]
         self.used.add("const")
         self._constants[e] = c
         return c
@@ -264,6 +268,19 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
     sympy.StrictGreaterThan: lambda a, b: a > b, sympy.GreaterThan: lambda a, b: a >= b,
     sympy.Equality: lambda a, b: a == b, sympy.Unequality: lambda a, b: a != b,
 }
+
+
+def _coarsen(lo: Fraction, hi: Fraction, bits: int = 160) -> tuple[Fraction, Fraction]:
+    """[lo, hi] widened outward to dyadic endpoints with about ``bits`` significant bits (at most 2^-400
+    absolute resolution), so z3 gets short numbers; constants beyond 2^4000 are not encoded."""
+    m = max(abs(lo), abs(hi))
+    if m == 0:
+        return lo, hi
+    e = m.numerator.bit_length() - m.denominator.bit_length()
+    if e > 4000:
+        raise enclose.NoEnclosure("a constant beyond 2^4000")
+    scale = Fraction(2) ** min(bits - e, 400)
+    return Fraction(math.floor(lo * scale)) / scale, Fraction(math.ceil(hi * scale)) / scale
 
 
 def model_value(model: Any, var: Any) -> Fraction:

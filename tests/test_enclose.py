@@ -1,0 +1,85 @@
+"""Certified enclosures: the interval always holds the exact value, and verdicts never rest on rounded digits."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pgcheck import enclose
+from pgcheck.check import Options, validate
+from pgcheck.expr import ExprError
+
+FRESH = Options(use_cache=False)
+ZERO = "(log(6) - log(2) - log(3))"  # exactly 0, but sympy.N leaves no correct digit after scaling it up
+
+
+def _reference(e: sympy.Expr) -> mpmath.mpf:
+    with mpmath.workdps(400):
+        return mpmath.mpf(sympy.N(e, 400))
+
+
+_leaf = st.sampled_from([sympy.pi, sympy.E, sympy.Rational(1, 3), sympy.Integer(-2), sympy.sqrt(2),
+                         sympy.log(3), sympy.Rational(7, 5)])
+
+
+def _grow(children: st.SearchStrategy[sympy.Expr]) -> st.SearchStrategy[sympy.Expr]:
+    return st.one_of(
+        st.builds(lambda a, b: a + b, children, children),
+        st.builds(lambda a, b: a * b, children, children),
+        st.builds(lambda a: sympy.exp(a / 4), children),
+        st.builds(lambda a: sympy.tanh(a), children),
+        st.builds(lambda a: sympy.cos(a), children),
+        st.builds(lambda a: sympy.log(1 + a * a), children),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(_leaf, _grow, max_leaves=5))
+def test_the_interval_holds_the_value(e: sympy.Expr) -> None:
+    lo, hi = enclose.enclose(e)
+    ref = _reference(e)
+    slack = mpmath.mpf(10) ** -300 * (1 + abs(ref))  # the 400-digit reference's own error
+    assert mpmath.mpf(lo.numerator) / lo.denominator <= ref + slack
+    assert ref - slack <= mpmath.mpf(hi.numerator) / hi.denominator
+
+
+def test_cancellation_is_seen_through() -> None:
+    zero = sympy.log(6) - sympy.log(2) - sympy.log(3)
+    assert sympy.N(sympy.tanh(zero * sympy.exp(1000) - 1) + sympy.Rational(1, 2), 45) > 1  # sympy.N is wrong
+    assert enclose.sign(sympy.tanh(zero * sympy.exp(1000) - 1) + sympy.Rational(1, 2)) == -1
+    lo, hi = enclose.enclose(zero * sympy.exp(1000))
+    assert lo <= 0 <= hi and hi - lo < Fraction(1, 10**300)
+    with pytest.raises(enclose.NoEnclosure):
+        enclose.sign(zero)  # exactly 0 but not provably so by intervals: not decided, never guessed
+
+
+def test_tiny_and_huge_magnitudes() -> None:
+    assert enclose.sign(sympy.exp(-100)) == 1 and enclose.sign(-sympy.exp(-10**6 - 5)) == -1
+    with pytest.raises(enclose.TooLarge):
+        enclose.enclose(sympy.exp(sympy.exp(sympy.exp(100))))
+
+
+def test_no_false_proof_after_cancellation() -> None:
+    cert = validate(f"y * (tanh({ZERO} * exp(1000) - 1) + 0.5)", options=FRESH)  # = (0.5 + tanh(-1)) y < 0·y
+    assert cert.overall == "INVALID" and cert.property("1b").verdict == "refuted"
+
+
+def test_no_false_alarm_after_cancellation() -> None:
+    cert = validate(f"y + {ZERO} * exp(1000)", options=FRESH)  # = y exactly
+    assert cert.overall != "INVALID", [(p.prop, p.verdict, p.counterexample) for p in cert.properties]
+
+
+def test_a_tiny_nonzero_value_at_y_0_is_refuted() -> None:
+    cert = validate("y + exp(-100)", options=FRESH)
+    assert cert.overall == "INVALID" and cert.property("1a").verdict == "refuted"
+
+
+def test_astronomical_constants_are_refused_not_hung() -> None:
+    for text in ("exp(exp(exp(100))) * y", "exp(10**30) * y"):
+        with pytest.raises(ExprError, match="too large to evaluate"):
+            validate(text, options=FRESH)
