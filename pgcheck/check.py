@@ -49,7 +49,7 @@ from pgcheck.certificate import (
     Verdict,
     canonical_hash,
 )
-from pgcheck.expr import ExprError, Expression, X, Y, parse, parse_number
+from pgcheck.expr import Condition, ExprError, Expression, X, Y, parse, parse_number
 from pgcheck.smt import Encoder, Obligation, Unsupported, describe_abstractions, model_value
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -171,13 +171,18 @@ def _short(v: float) -> Fraction:
     return Fraction(repr(v))
 
 
-def _cx_undefined(expr: sympy.Expr, x: Fraction, y: Fraction,
-                  obligation: Obligation | None = None) -> dict[str, str] | None:
+def _as_obligation(c: Condition) -> Obligation:
+    """A written partial operation as an obligation for the exact re-check (z3 parts unused there)."""
+    return Obligation(None, None, c.what, c.guard, c.operand, c.kind)
+
+
+def _cx_undefined(expr: sympy.Expr, x: Fraction, y: Fraction, obligation: Obligation | None = None,
+                  conditions: tuple[Condition, ...] = ()) -> dict[str, str] | None:
     """(x, y) refutes the domain property if f, or an operation f uses there, is undefined at it."""
     where = {"x": exact.fmt(x), "y": exact.fmt(y)}
-    if obligation is not None and obligation.violated_at(x, y):
-        return {**where, "summary": f"f({where['x']}, {where['y']}) is undefined: it takes {obligation.what} "
-                                    "there"}
+    for ob in ([obligation] if obligation is not None else []) + [_as_obligation(c) for c in conditions]:
+        if ob.violated_at(x, y):
+            return {**where, "summary": f"f({where['x']}, {where['y']}) is undefined: it takes {ob.what} there"}
     try:
         exact.value(expr, x, y)
     except exact.Undefined as exc:
@@ -286,17 +291,47 @@ def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
 # properties of an expression
 
 
-def _domain(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _written_conditions(conditions: tuple[Condition, ...], options: Options) -> dict[str, str] | bool:
+    """Settle the partial operations as written: a re-checked counterexample, True when z3 shows every
+    one defined wherever it is evaluated, False when some stays open."""
+    settled = True
+    x, y = z3.Reals("x y")
+    for c in conditions:
+        enc, s = _query(options)
+        try:
+            guard, v = enc.instance(c.guard, x, y), enc.instance(c.operand, x, y)
+        except Unsupported:
+            settled = False
+            continue
+        holds = {"nonzero": v != 0, "positive": v > 0, "nonnegative": v >= 0}[c.kind]
+        s.add(*enc.axioms)
+        s.add(guard, z3.Not(holds))
+        status = str(s.check())
+        if status == "sat":
+            m = s.model()
+            a, b = model_value(m, x), model_value(m, y)
+            if _as_obligation(c).violated_at(a, b):
+                return {"x": exact.fmt(a), "y": exact.fmt(b),
+                        "summary": f"f({exact.fmt(a)}, {exact.fmt(b)}) is undefined: it takes {c.what} there"}
+        if status != "unsat":
+            settled = False
+    return settled
+
+
+def _domain(expr: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
     t0 = time.perf_counter()
+    written = _written_conditions(conditions, options)
+    if isinstance(written, dict):
+        return _refuted("z3 model, re-checked exactly (a partial operation as written)", t0, "domain", written)
     enc, s = _query(options)
     x, y = z3.Reals("x y")
     try:
         enc.instance(expr, x, y)
     except Unsupported as exc:
-        return _search_domain(expr, fn, options, t0, f"z3 cannot encode it ({exc})")
-    if not enc.obligations:
+        return _search_domain(expr, fn, options, t0, f"z3 cannot encode it ({exc})", conditions)
+    if not enc.obligations and not conditions:
         return _result("domain", "proved", "syntactic: f is built from total operations only", t0)
-    unknown = False
+    unknown = not written
     for ob in enc.obligations:
         s.push()
         s.add(*enc.axioms)
@@ -312,14 +347,16 @@ def _domain(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
             unknown = True
         s.pop()
     if not unknown:
-        return _result("domain", "proved", _z3_method(enc, False) + ": every division, log and sqrt "
-                       "is defined wherever it is used (including that a Piecewise covers every input)", t0)
-    return _search_domain(expr, fn, options, t0, "z3 did not settle every division, log or sqrt")
+        return _result("domain", "proved", _z3_method(enc, False) + ": every division, log, sqrt and real "
+                       "power, as written, is defined wherever it is used (including that a Piecewise covers "
+                       "every input)", t0)
+    return _search_domain(expr, fn, options, t0, "z3 did not settle every division, log or sqrt", conditions)
 
 
-def _search_domain(expr: sympy.Expr, fn: ArrayFn, options: Options, t0: float, why: str) -> PropertyResult:
+def _search_domain(expr: sympy.Expr, fn: ArrayFn, options: Options, t0: float, why: str,
+                   conditions: tuple[Condition, ...] = ()) -> PropertyResult:
     for a, b in search.undefined_points(fn, options.budget):
-        cx = _cx_undefined(expr, _short(a), _short(b))
+        cx = _cx_undefined(expr, _short(a), _short(b), conditions=conditions)
         if cx is not None:
             return _refuted("random search; re-checked exactly", t0, "domain", cx)
     return _result("domain", "undecided", f"{why}; no undefined point found by search", t0)
@@ -564,11 +601,15 @@ def _cache_path(chash: str, options: Options) -> Path:
 
 
 def _load_cached(path: Path, source: Source) -> Certificate | None:
+    """The cached certificate of the same canonical function, restated for *this* input: its text and
+    parameters (two inputs with one canonical form share the verdicts, not the wording)."""
     try:
         cert = Certificate.from_dict(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     cert.input = dict(source.input)
+    if source.expression is not None:
+        cert.params = {k: exact.fmt(v) for k, v in source.expression.params}
     return cert
 
 
@@ -592,6 +633,8 @@ def certify(source: Source, options: Options = Options()) -> Certificate:
                            pgcheck_version=__version__, search=options.budget.describe())
     e = source.expression
     canonical = sympy.srepr(e.expr)
+    if e.conditions:  # 'y * x / x' is y where defined, but not the same input: keep their certificates apart
+        canonical += "\nwhere " + sympy.srepr([(c.guard, c.operand, c.kind) for c in e.conditions])
     chash = canonical_hash(canonical, __version__)
     path = _cache_path(chash, options)
     if options.use_cache and path.exists():
@@ -599,7 +642,7 @@ def certify(source: Source, options: Options = Options()) -> Certificate:
         if cached is not None:
             return cached
     fn = to_numpy(e.expr)
-    props = [_domain(e.expr, fn, options), _prop_1a(e.expr, fn, options), _prop_1b(e.expr, fn, options),
+    props = [_domain(e.expr, fn, options, e.conditions), _prop_1a(e.expr, fn, options), _prop_1b(e.expr, fn, options),
              _prop_2(e.expr, fn, options)]
     cert = Certificate(
         input=dict(source.input), params={k: exact.fmt(v) for k, v in e.params}, canonical=canonical,

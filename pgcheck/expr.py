@@ -16,8 +16,9 @@ Guarantees of :func:`parse`:
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -76,6 +77,9 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., sympy.Expr]]] = {
     "clip": (3, 3, _clip),
 }
 
+# partial functions: what their argument (plus a shift) must be for the call to be defined
+_PARTIAL: dict[str, tuple[str, int]] = {"log": ("positive", 0), "log1p": ("positive", 1), "sqrt": ("nonnegative", 0)}
+
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi}
 VARIABLES: dict[str, sympy.Symbol] = {"x": X, "y": Y}
 RESERVED = frozenset(FUNCTIONS) | frozenset(CONSTANTS) | frozenset(VARIABLES)
@@ -98,12 +102,26 @@ def parse_number(text: str) -> Fraction:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """Where ``guard`` holds, ``operand`` must be non-zero, positive or non-negative (``kind``) for f to be
+    defined *as written*: sympy simplifies ``x / x`` to 1 and ``exp(log(y))`` to y while building the
+    expression, so the partial operations of the text are recorded here, before they can vanish."""
+
+    guard: sympy.Basic
+    operand: sympy.Expr
+    kind: str  # nonzero | positive | nonnegative
+    what: str
+
+
+@dataclass(frozen=True)
 class Expression:
-    """A parsed scale function: the user's text, its parameters and the sympy expression f(x, y)."""
+    """A parsed scale function: the user's text, its parameters and the sympy expression f(x, y), with
+    the domain conditions of the partial operations as written (empty for total expressions)."""
 
     source: str
     params: tuple[tuple[str, Fraction], ...]
     expr: sympy.Expr
+    conditions: tuple[Condition, ...] = ()
 
     @property
     def param_dict(self) -> dict[str, Fraction]:
@@ -116,10 +134,30 @@ _BOOL = "condition"
 
 
 class _Translator:
-    def __init__(self, params: Mapping[str, Fraction]) -> None:
+    def __init__(self, params: Mapping[str, Fraction], source: str = "") -> None:
         self.params = params
+        self.source = source
         self.used_params: set[str] = set()
         self.nodes = 0
+        self.guard: sympy.Basic = sympy.true  # where the node being translated is evaluated
+        self.conditions: list[Condition] = []
+
+    def need(self, node: ast.AST, operand: sympy.Expr, kind: str, what: str) -> None:
+        """Record that ``operand`` must be ``kind`` wherever this node is evaluated (constants are
+        checked on the spot by :meth:`num`)."""
+        if not operand.is_number:
+            self.conditions.append(Condition(self.guard, operand, kind, f"{what} '{ast.unparse(node)}'"))
+
+    @contextlib.contextmanager
+    def guarded(self, cond: sympy.Basic) -> Iterator[None]:
+        """Translate under ``cond`` too: a branch of 'a if c else b', or the right side of and/or, which
+        Python only evaluates when the condition lets it."""
+        outer = self.guard
+        self.guard = sympy.And(outer, cond)
+        try:
+            yield
+        finally:
+            self.guard = outer
 
     def fail(self, node: ast.AST, message: str) -> ExprError:
         col = getattr(node, "col_offset", None)
@@ -165,14 +203,20 @@ class _Translator:
         if isinstance(node, ast.BinOp):
             return _NUM, self.binop(node, d)
         if isinstance(node, ast.BoolOp):
-            parts = [self.cond(v, d) for v in node.values]
-            return _BOOL, (sympy.And(*parts) if isinstance(node.op, ast.And) else sympy.Or(*parts))
+            is_and = isinstance(node.op, ast.And)
+            parts: list[sympy.Basic] = []
+            for v in node.values:  # short-circuit: each operand is evaluated only if the earlier let it
+                with self.guarded(sympy.And(*parts) if is_and else sympy.And(*[sympy.Not(p) for p in parts])):
+                    parts.append(self.cond(v, d))
+            return _BOOL, (sympy.And(*parts) if is_and else sympy.Or(*parts))
         if isinstance(node, ast.Compare):
             return _BOOL, self.compare(node, d)
         if isinstance(node, ast.IfExp):
             test = self.cond(node.test, d)
-            body = self.num(node.body, d)
-            orelse = self.num(node.orelse, d)
+            with self.guarded(test):
+                body = self.num(node.body, d)
+            with self.guarded(sympy.Not(test)):
+                orelse = self.num(node.orelse, d)
             return _NUM, sympy.Piecewise((body, test), (orelse, True))
         if isinstance(node, ast.Call):
             return _NUM, self.call(node, d)
@@ -223,6 +267,7 @@ class _Translator:
         if isinstance(op, ast.Div):
             if right.is_number and right == 0:
                 raise self.fail(node, "division by zero")
+            self.need(node, right, "nonzero", "the division")
             return left / right
         if isinstance(op, ast.Pow):
             return self.power(node, left, right)
@@ -244,6 +289,10 @@ class _Translator:
         else:
             raise self.fail(node, "a power needs a constant exponent or a constant base "
                                   "(write exp(b * log(a)) for a**b)")
+        if exponent.is_number and not exponent.is_integer:  # a real power needs a base >= 0 (> 0 if < 0)
+            self.need(node, base, "positive" if bool(exponent < 0) else "nonnegative", "the power")
+        elif exponent.is_number and bool(exponent < 0):
+            self.need(node, base, "nonzero", "the power")
         return sympy.Pow(base, exponent)
 
     def compare(self, node: ast.Compare, d: int) -> sympy.Basic:
@@ -277,7 +326,12 @@ class _Translator:
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self.fail(a, "argument unpacking (*) is not allowed")
-        return build(*[self.num(a, d) for a in node.args])
+        args = [self.num(a, d) for a in node.args]
+        domain = _PARTIAL.get(fname)
+        if domain is not None:
+            kind, shift = domain
+            self.need(node, args[0] + shift, kind, "the call")
+        return build(*args)
 
 
 def _describe(node: ast.AST) -> str:
@@ -333,7 +387,7 @@ def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -
                         "'y * max(1 + x + y / 2, 0)'", col) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ExprError(f"cannot parse the expression: {type(exc).__name__}") from None
-    translator = _Translator(exact)
+    translator = _Translator(exact, text.strip())
     try:
         expr = translator.num(tree.body, 0)
     except RecursionError:
@@ -346,4 +400,5 @@ def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -
     if unused:
         raise ExprError(f"parameter(s) {', '.join(unused)} given but not used in the expression")
     _check_real(expr)
-    return Expression(source=text.strip(), params=tuple(sorted(exact.items())), expr=expr)
+    return Expression(source=text.strip(), params=tuple(sorted(exact.items())), expr=expr,
+                      conditions=tuple(dict.fromkeys(translator.conditions)))

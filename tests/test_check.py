@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,6 +103,32 @@ def test_undefined_points_are_refuted() -> None:
 def test_guarded_partial_operations_are_proved_defined() -> None:
     cert = validate("y * log(x) if x > 1 else 0", options=FRESH)
     assert cert.property("domain").verdict == "proved"
+    short_circuit = validate("y if x > 0 and log(x) > 0 else y", options=FRESH)  # log only where x > 0
+    assert short_circuit.property("domain").verdict == "proved"
+
+
+@pytest.mark.parametrize(("text", "operation"), [
+    ("y * x / x", "the division"), ("exp(log(y))", "log(y)"), ("sqrt(y) ** 2", "sqrt(y)"),
+    ("y + log(x) - log(x)", "log(x)"), ("y if log(x) > 0 else y", "log(x)"), ("y ** pi", "the power"),
+])
+def test_partial_operations_are_checked_as_written(text: str, operation: str) -> None:
+    """sympy simplifies these to total functions while building them; the text is still undefined
+    somewhere, and the counterexample names the operation."""
+    cert = validate(text, options=FRESH)
+    domain = cert.property("domain")
+    assert domain.verdict == "refuted" and operation in domain.counterexample["summary"], domain
+    assert cert.canonical_hash != validate("y", options=FRESH).canonical_hash
+
+
+def test_a_cached_certificate_states_this_inputs_parameters(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGCHECK_CACHE_DIR", str(tmp_path))
+    cached = Options()
+    validate("mla_param", {"ao": "0.1", "ar": "1"}, options=cached)
+    written = validate("y * max(1 + 0.1 * x + y, max(1 + 0.1 * x, 0) / 2)", options=cached)
+    assert written.params == {} and written.input["kind"] == "expression"
+    validate("2 * y", options=cached)
+    assert validate("k * y", {"k": "2"}, options=cached).params == {"k": "2"}
 
 
 def test_unprovable_but_true_is_undecided_not_refuted() -> None:
