@@ -117,7 +117,11 @@ def _import_callable(spec: str) -> ArrayFn:
         raise ExprError(f"{spec} must be vectorised: f(x, y) on arrays of shape (2,) returned shape {out.shape}")
 
     def f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.asarray(fn(x, y), dtype=np.float64)
+        try:
+            return np.asarray(fn(x, y), dtype=np.float64)
+        except Exception as exc:  # a user's function may fail in any way, on any input
+            raise ExprError(f"{spec} raised {type(exc).__name__} on arrays of {np.size(x)} points "
+                            f"(it must return a number for every real x, y): {exc}") from None
     return f
 
 
@@ -219,6 +223,7 @@ def _cx_1b(expr: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[st
 
 _H = sympy.Symbol("h", positive=True)
 LIMIT_SECONDS = 3.0
+SIMPLIFY_SECONDS = 2.0
 
 
 class _TimeUp(Exception):
@@ -244,8 +249,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fraction]:
-    """A pair x1 < x2 next to 0 with |f(x1, y0)| > |f(x2, y0)|, confirmed exactly (the limit promises one)."""
+def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fraction] | None:
+    """A pair x1 < x2 next to 0 with |f(x1, y0)| > |f(x2, y0)|, confirmed exactly, or None when no tried
+    distance shows it (the limit proves that one exists, possibly closer to 0 than 1e-39)."""
     for k in range(3, 40, 3):
         h = Fraction(1, 10**k)
         xa, xb = (Fraction(0), h) if side == "right" else (-h, Fraction(0))
@@ -254,8 +260,7 @@ def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fra
                 return xa, xb
         except (exact.Undefined, exact.Indeterminate):
             break
-    h = Fraction(1, 10**6)
-    return (Fraction(0), h) if side == "right" else (-h, Fraction(0))
+    return None
 
 
 def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
@@ -276,12 +281,16 @@ def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
                 ys = exact.fmt(y0)
                 where = "x -> 0+" if side == "right" else "x -> 0-"
                 what = ["|f| jumps down", "d|f|/dx < 0", "second-order decrease", "third-order decrease"][order]
-                xa, xb = _witness_pair(g, y0, side)
-                return {"y": ys, "side": side, "order": str(order), "limit": str(lim),
-                        "x1": exact.fmt(xa), "x2": exact.fmt(xb),
-                        "summary": f"at y = {ys}, |f(x, {ys})| decreases as {where} ({what}: limit {lim}), "
-                                   f"so no neighbourhood of x = 0 works; e.g. compare x = {exact.fmt(xa)} "
-                                   f"and x = {exact.fmt(xb)}"}
+                pair = _witness_pair(g, y0, side)
+                out = {"y": ys, "side": side, "order": str(order), "limit": str(lim),
+                       "summary": f"at y = {ys}, |f(x, {ys})| decreases as {where} ({what}: limit {lim}), "
+                                  "so no neighbourhood of x = 0 works"}
+                if pair is None:
+                    out["summary"] += "; the decrease is closer to 0 than 1e-39, so no pasteable pair is given"
+                else:
+                    out.update(x1=exact.fmt(pair[0]), x2=exact.fmt(pair[1]))
+                    out["summary"] += f"; e.g. compare x = {out['x1']} and x = {out['x2']}"
+                return out
             if not (lim.is_number and lim == 0):
                 break
     return None
@@ -579,9 +588,10 @@ def symbolic_form(expr: sympy.Expr) -> str:
     """sympy's simplest form of f when simplification is cheap and helps, else its canonical print."""
     if sympy.count_ops(expr) <= 40 and not expr.has(*_NONSMOOTH):
         try:
-            simpler = sympy.simplify(sympy.piecewise_fold(expr))
+            with _time_limit(SIMPLIFY_SECONDS):
+                simpler = sympy.simplify(sympy.piecewise_fold(expr))
             return str(simpler if sympy.count_ops(simpler) < sympy.count_ops(expr) else expr)
-        except Exception:  # simplification is cosmetic; any failure keeps the unsimplified form
+        except Exception:  # simplification is cosmetic; any failure or time-out keeps the unsimplified form
             return str(expr)
     return str(expr)
 

@@ -78,6 +78,14 @@ def fmt(v: Fraction) -> str:
         s = f"{float(v)!r}"
         if Fraction(s) == v:
             return s
+        # a terminating decimal that no float holds (e.g. 1e-400): digits times a power of ten, exactly
+        k = 0
+        while (v * 10**k).denominator != 1:
+            k += 1
+        m = (v * 10**k).numerator
+        while m % 10 == 0 and m != 0:
+            m, k = m // 10, k - 1
+        return f"{m}e-{k}" if k > 0 else str(m)
     return f"{v.numerator}/{v.denominator}"
 
 

@@ -90,10 +90,25 @@ _ALLOWED_HELP = (
 )
 
 
+_EXPONENT_RE = re.compile(r"[eE]\s*([+-]?\d+)")
+MAX_DECIMAL_EXPONENT = 400  # 1e-400 is read exactly; 1e-999999999 would build a billion-digit integer
+
+
+def _exact_decimal(text: str) -> Fraction:
+    """``text`` read exactly as a Fraction; raises ValueError, or ExprError for an exponent so large that
+    merely building the number would take minutes."""
+    for m in _EXPONENT_RE.finditer(text):
+        if len(m.group(1).lstrip("+-")) > 6 or abs(int(m.group(1))) > MAX_DECIMAL_EXPONENT:
+            raise ExprError(f"number {text.strip()!r} has a decimal exponent beyond ±{MAX_DECIMAL_EXPONENT}")
+    return Fraction(text.strip().replace("_", ""))
+
+
 def parse_number(text: str) -> Fraction:
     """An exact rational from a decimal literal such as ``0.1``, ``-3``, ``1e-3`` or ``2/3``."""
     try:
-        value = Fraction(text.strip())
+        value = _exact_decimal(text)
+    except ExprError:
+        raise
     except (ValueError, ZeroDivisionError) as exc:
         raise ExprError(f"{text!r} is not a number (write e.g. 0.1, 1e-3 or 2/3)") from exc
     if abs(value) > MAX_LITERAL:
@@ -229,12 +244,23 @@ class _Translator:
         if isinstance(value, float):
             if value != value or value in (float("inf"), float("-inf")):
                 raise self.fail(node, "number is not finite")
-            exact = Fraction(repr(value))
+            exact = self.literal(node, value)
         else:
             exact = Fraction(value)
         if abs(exact) > MAX_LITERAL:
             raise self.fail(node, "number is too large (limit 1e30)")
         return sympy.Rational(exact.numerator, exact.denominator)
+
+    def literal(self, node: ast.Constant, value: float) -> Fraction:
+        """The decimal literal exactly as written (Python's float would turn 1e-400 into 0.0 and 0.1 into
+        a binary fraction); the float's shortest text when the source segment is not a plain decimal."""
+        segment = ast.get_source_segment(self.source, node) or ""
+        try:
+            return _exact_decimal(segment)
+        except ExprError as exc:
+            raise self.fail(node, str(exc)) from None
+        except (ValueError, ZeroDivisionError):
+            return Fraction(repr(value))
 
     def name(self, node: ast.Name) -> sympy.Expr:
         if node.id in VARIABLES:

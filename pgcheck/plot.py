@@ -40,11 +40,12 @@ def plot_scale(source: Source, path: Path, extent: float = 3.0) -> None:
     axes[2].legend(fontsize=8)
     fig.suptitle(source.input.get("name") or source.input.get("text", ""))
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
     try:
         fig.savefig(tmp, dpi=90)
         os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"cannot write plot {path}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write plot {path}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:
         plt.close(fig)

@@ -31,7 +31,8 @@ class Budget:
         return {
             "random": f"{self.samples} seeded points (seed {self.seed}): uniform on [-3, 3] and log-uniform "
                       f"magnitudes 1e-6..1e6 of both signs, plus a grid of {SPECIAL.size}^2 special values",
-            "hypothesis": f"{self.hypothesis_examples} examples steered by target() towards the largest violation",
+            "hypothesis": f"{self.hypothesis_examples} examples per property (domain, 1a, 1b, 2) steered by "
+                          "target() towards the largest violation",
         }
 
 
@@ -71,7 +72,30 @@ def undefined_points(f: ArrayFn, budget: Budget, keep: int = 8) -> list[tuple[fl
     gx, gy = np.meshgrid(SPECIAL, SPECIAL)
     x, y = np.concatenate([gx.ravel(), x]), np.concatenate([gy.ravel(), y])
     bad = ~np.isfinite(_call(f, x, y))
-    return [(float(a), float(b)) for a, b in zip(x[bad][:keep], y[bad][:keep], strict=True)]
+    found = [(float(a), float(b)) for a, b in zip(x[bad][:keep], y[bad][:keep], strict=True)]
+    return found + _hypothesis_domain(f, budget)
+
+
+def _hypothesis_domain(f: ArrayFn, budget: Budget) -> list[tuple[float, float]]:
+    """Points where f is not finite, steered by target() towards large |f| (a pole or a log's edge)."""
+    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import strategies as st
+
+    found: list[tuple[float, float]] = []
+    coord = st.floats(-REACH, REACH, allow_nan=False)
+
+    @settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
+              phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+    @given(coord, coord)
+    def probe(x: float, y: float) -> None:
+        v = float(_call(f, np.array([x]), np.array([y]))[0])
+        if np.isfinite(v):
+            target(float(np.log1p(abs(v))))
+        elif len(found) < 4:
+            found.append((x, y))
+
+    probe()
+    return found
 
 
 def nonzero_at_zero(f: ArrayFn, budget: Budget, keep: int = 8) -> list[float]:
@@ -121,7 +145,34 @@ def decreasing_abs_in_x(f: ArrayFn, budget: Budget, keep: int = 8) -> list[float
         bad &= drop > tol
         score = np.maximum(score, drop)
     score = np.where(bad, score, 0.0)
-    return [float(y[i]) for i in _rank(score, keep)]
+    return [float(y[i]) for i in _rank(score, keep)] + _hypothesis_2(f, budget)
+
+
+def _hypothesis_2(f: ArrayFn, budget: Budget) -> list[float]:
+    """y values where |f(., y)| drops across x = 0 at every one of three scales, steered by target()
+    towards the largest drop."""
+    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import strategies as st
+
+    best: list[tuple[float, float]] = []
+    steps = np.array([1e-3, 1e-5, 1e-7])
+
+    @settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
+              phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+    @given(st.floats(-REACH, REACH, allow_nan=False))
+    def probe(y: float) -> None:
+        xs = np.concatenate([[0.0], steps, -steps])
+        v = np.abs(_call(f, xs, np.full_like(xs, y)))
+        if not np.isfinite(v).all():
+            return
+        drop = np.maximum(v[0] - v[1:4], v[4:7] - v[0])  # right of 0 lower, or left of 0 higher
+        worst = float(drop.min())
+        target(worst)
+        if worst > float(_tol(v).max()):
+            best.append((worst, y))
+
+    probe()
+    return [y for _, y in sorted(best, reverse=True)[:4]]
 
 
 def _hypothesis_1a(f: ArrayFn, budget: Budget) -> list[float]:

@@ -18,3 +18,10 @@ def shifted(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def scalar_only(x: float, y: float) -> float:
     """Not vectorised: refused with a clear message."""
     return float(x) + float(y)
+
+
+def fails_on_large_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Passes the two-point probe, then raises inside the search: a one-line error, not a traceback."""
+    if np.size(x) > 2:
+        raise ValueError("late failure")
+    return np.asarray(y)

@@ -74,6 +74,40 @@ def test_bad_input_is_one_line_exit_2(args: list[str]) -> None:
     assert len(lines) == 1 and lines[0].startswith("pgcheck: error:"), r.stderr
 
 
+def test_bad_paths_and_sizes_are_one_line_exit_2(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.txt"
+    huge.write_text("y + " * 5000 + "y")
+    cases = [
+        (["y", "--out", str(tmp_path)], "is a directory"),
+        (["y", "--out", str(tmp_path / "missing" / "c.json")], "does not exist"),
+        (["y", "--plot", "/"], "is a directory"),
+        (["y", "--samples", "1000000000"], "--samples between 100 and"),
+        (["ao * y", "--param", "ao=1e999999999"], "decimal exponent beyond"),
+        (["y * 1e-99999999"], "decimal exponent beyond"),
+        (["--file", str(huge)], "too long for an expression"),
+        (["exp(exp(exp(100))) * y"], "too large to evaluate"),
+        (["scale_examples:fails_on_large_arrays"], "raised ValueError on arrays of"),
+    ]
+    for args, message in cases:
+        r = pgcheck("validate", "--no-cache", *args, cwd=TESTS)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and message in lines[0], (args, r.stderr)
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_callable_in_the_current_directory_is_found_by_the_console_script() -> None:
+    script = Path(sys.executable).parent / "pgcheck"  # not 'python -m', which puts the cwd on sys.path itself
+    r = subprocess.run([str(script), "validate", "scale_examples:good"], capture_output=True, text=True,
+                       cwd=TESTS, timeout=120)
+    assert r.returncode == 0 and "VALID (tested)" in r.stdout, r.stderr
+
+
+def test_exact_literals_are_read_as_written() -> None:
+    r = pgcheck("validate", "y * 1e-400", "--json", "--no-cache")
+    assert r.returncode == 0, r.stderr
+    assert "10000000000" in json.loads(r.stdout)["symbolic"]  # y/10**400, not 0·y from Python's float
+
+
 def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "f.txt"
     bad.write_bytes(b"y * \xff\xfe")

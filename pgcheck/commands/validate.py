@@ -51,10 +51,16 @@ def read_source(args: argparse.Namespace) -> str:
     if args.file is not None:
         if args.function is not None:
             raise UserError("give either FUNCTION or --file, not both")
+        from pgcheck.expr import MAX_CHARS
+
+        limit = 4 * MAX_CHARS  # UTF-8 takes at most 4 bytes a character; read no more than that
         try:
-            data = args.file.read_bytes()
+            with open(args.file, "rb") as fh:
+                data = fh.read(limit + 1)
         except OSError as exc:
-            raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+            raise UserError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        if len(data) > limit:
+            raise UserError(f"{args.file} is too long for an expression (limit {MAX_CHARS} characters)")
         try:
             return str(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -65,22 +71,48 @@ def read_source(args: argparse.Namespace) -> str:
     return text
 
 
+MAX_SAMPLES = 10_000_000
+
+
+def _check_output_path(option: str, path: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    if not path.name or path.is_dir():
+        raise UserError(f"{option} {path}: is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{option} {path}: the directory {parent} is not writable")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from pgcheck.check import Options, certify, resolve
     from pgcheck.search import Budget
 
-    if args.timeout_ms <= 0 or args.samples < 100:
-        raise UserError("--timeout-ms must be positive and --samples at least 100")
-    source = resolve(read_source(args), parse_params(args.param))
-    if source.input["kind"] == "callable":
+    if args.timeout_ms <= 0 or not 100 <= args.samples <= MAX_SAMPLES:
+        raise UserError(f"--timeout-ms must be positive and --samples between 100 and {MAX_SAMPLES}")
+    for option, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is not None:
+            _check_output_path(option, path)
+    text = read_source(args)
+    if ":" in text and os.getcwd() not in sys.path:  # a module:function in the current directory
         sys.path.insert(0, os.getcwd())
+    source = resolve(text, parse_params(args.param))
     options = Options(timeout_ms=args.timeout_ms, budget=Budget(samples=args.samples),
                       use_cache=not args.no_cache)
     cert = certify(source, options)
     if args.out is not None:
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(cert.to_json())
-        os.replace(tmp, args.out)
+        _write_atomic(args.out, cert.to_json())
     if args.plot is not None:
         from pgcheck.plot import plot_scale
 
