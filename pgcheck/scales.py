@@ -7,6 +7,7 @@ are about the same tree. ``x = ΔO`` (eq. 25), ``y = ΔR`` (eq. 14).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,7 +52,9 @@ class ScaleDef:
             return parse(self.source, values)
         except ExprError as exc:
             shown = ", ".join(f"{k}={v}" for k, v in values.items())
-            raise ExprError(f"{self.name}({shown}) is not defined: {exc}") from None
+            # a column would point into the registry's definition, which the user never typed
+            reason = re.sub(r"^column \d+: ", "", str(exc))
+            raise ExprError(f"{self.name}({shown}) is not defined: {reason} (in {self.source})") from None
 
 
 REGISTRY: dict[str, ScaleDef] = {

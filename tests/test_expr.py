@@ -164,13 +164,21 @@ def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(children).map(lambda t: f"exp(tanh({t[0]}))"),
         st.tuples(children, children).map(lambda t: f"max({t[0]}, {t[1]})"),
         st.tuples(children, children, children).map(lambda t: f"({t[0]} if {t[1]} < {t[2]} else {t[1]})"),
+        # the partial functions on arguments where they are defined, and the remaining operators
+        st.tuples(st.sampled_from(["log(1 + ({0}) ** 2)", "sqrt(abs({0}))", "log1p(abs({0}))",
+                                   "expm1(tanh({0}))", "softplus(tanh({0}))", "clip({0}, -1, 2)"]), children)
+        .map(lambda t: t[0].format(t[1])),
+        st.tuples(children, children).map(lambda t: f"min({t[0]}, {t[1]})"),
+        st.tuples(children, children).map(lambda t: f"({t[0]}) / (1 + ({t[1]}) ** 2)"),
+        st.tuples(children, children).map(
+            lambda t: f"({t[0]} if ({t[1]} < 0 and not {t[0]} == {t[1]}) or {t[1]} != 1 else {t[1]})"),
     )
 
 
 _expressions = st.recursive(_leaf, _extend, max_leaves=8)
 
 
-@given(_expressions, st.lists(st.floats(-5, 5), min_size=2, max_size=2))
+@given(_expressions, st.lists(st.one_of(st.floats(-5, 5), st.floats(-1e3, 1e3)), min_size=2, max_size=2))
 def test_numpy_and_torch_agree_with_sympy(text: str, point: list[float]) -> None:
     import torch
 
