@@ -37,6 +37,7 @@ class Run:
     returns: np.ndarray
     status: str
     evaluation: float | None
+    trained_steps: int = 0  # environment steps the run has taken (status.json), not its last episode's end
 
     @property
     def last_step(self) -> int:
@@ -88,8 +89,15 @@ def load_run(path: Path) -> Run:
         except (UserError, ValueError, KeyError, TypeError):  # an unreadable evaluation is left out
             evaluation = None
     order = np.argsort(np.array(steps), kind="stable")
-    return Run(path, read_json(path / "config.json"), np.array(steps)[order], np.array(returns)[order],
-               str(get_status(path).get("status")), evaluation)
+    status = get_status(path)
+    s_sorted = np.array(steps)[order]
+    try:
+        trained = int(status.get("global_step", 0))
+    except (TypeError, ValueError):
+        trained = 0
+    return Run(path, read_json(path / "config.json"), s_sorted, np.array(returns)[order],
+               str(status.get("status")), evaluation,
+               trained_steps=max(trained, int(s_sorted[-1]) if s_sorted.size else 0))
 
 
 def find_groups(paths: list[Path]) -> list[Group]:
@@ -124,7 +132,7 @@ def table(groups: list[Group]) -> tuple[str, list[dict[str, Any]]]:
         m, q = (float(np.mean(ok)), float(stats.iqm(ok))) if ok.size else (float("nan"), float("nan"))
         mci, qci = stats.bootstrap_ci(ok, stats.mean), stats.bootstrap_ci(ok, stats.iqm)
         envs = sorted({str(r.config.get("env_id")) for r in g.runs})
-        steps = min(r.last_step for r in g.runs)
+        steps = min(r.trained_steps for r in g.runs)
         per_seed = ", ".join(f"{r.config.get('seed')}: {_fmt(v)}" for r, v in zip(g.runs, f, strict=True))
         lines.append(f"| {g.name} | {', '.join(envs)} | {len(g.runs)} | {steps} | {per_seed} | "
                      f"{_fmt(m)} [{_fmt(mci[0])}, {_fmt(mci[1])}] | {_fmt(q)} [{_fmt(qci[0])}, {_fmt(qci[1])}] |")

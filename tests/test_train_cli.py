@@ -45,7 +45,7 @@ def test_short_hopper_training_then_evaluate_and_compare(tmp_path: Path) -> None
 
     r = pgcheck("compare", str(out))
     assert r.returncode == 0, r.stderr
-    assert "| hopper-mla | Hopper-v5 | 1 |" in r.stdout
+    assert "| hopper-mla | Hopper-v5 | 1 | 4096 |" in r.stdout  # steps trained, not the last episode's end
     assert (out / "compare.png").stat().st_size > 10_000
 
 
