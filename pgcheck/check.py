@@ -180,13 +180,22 @@ def _as_obligation(c: Condition) -> Obligation:
     return Obligation(None, None, c.what, c.guard, c.operand, c.kind)
 
 
+def _violated(ob: Obligation, x: Fraction, y: Fraction) -> dict[str, str] | None:
+    """The domain counterexample when (x, y) certainly violates the obligation, else None."""
+    if not ob.violated_at(x, y):
+        return None
+    xs, ys = exact.fmt(x), exact.fmt(y)
+    return {"x": xs, "y": ys, "summary": f"f({xs}, {ys}) is undefined: it takes {ob.what} there"}
+
+
 def _cx_undefined(expr: sympy.Expr, x: Fraction, y: Fraction, obligation: Obligation | None = None,
                   conditions: tuple[Condition, ...] = ()) -> dict[str, str] | None:
     """(x, y) refutes the domain property if f, or an operation f uses there, is undefined at it."""
     where = {"x": exact.fmt(x), "y": exact.fmt(y)}
     for ob in ([obligation] if obligation is not None else []) + [_as_obligation(c) for c in conditions]:
-        if ob.violated_at(x, y):
-            return {**where, "summary": f"f({where['x']}, {where['y']}) is undefined: it takes {ob.what} there"}
+        cx = _violated(ob, x, y)
+        if cx is not None:
+            return cx
     try:
         exact.value(expr, x, y)
     except exact.Undefined as exc:
@@ -318,10 +327,9 @@ def _written_conditions(conditions: tuple[Condition, ...], options: Options) -> 
         status = str(s.check())
         if status == "sat":
             m = s.model()
-            a, b = model_value(m, x), model_value(m, y)
-            if _as_obligation(c).violated_at(a, b):
-                return {"x": exact.fmt(a), "y": exact.fmt(b),
-                        "summary": f"f({exact.fmt(a)}, {exact.fmt(b)}) is undefined: it takes {c.what} there"}
+            cx = _violated(_as_obligation(c), model_value(m, x), model_value(m, y))
+            if cx is not None:
+                return cx
         if status != "unsat":
             settled = False
     return settled
