@@ -19,6 +19,9 @@ ArrayFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 REACH = 1e6
 SPECIAL = np.array([0.0, 1e-6, 1e-3, 0.1, 0.5, 1.0, 2.0, 10.0, 100.0, 1e3, 1e6])
 SPECIAL = np.concatenate([SPECIAL, -SPECIAL[1:]])
+# round numbers (1, 2 and 5 times a power of ten, both signs): thresholds people write, e.g. 'y > 1e5'
+ROUND = np.array([m * 10.0**k for k in range(-6, 7) for m in (1.0, 2.0, 5.0)])
+ROUND = np.concatenate([ROUND, -ROUND])
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class Budget:
     def describe(self) -> dict[str, str]:
         return {
             "random": f"{self.samples} seeded points (seed {self.seed}): uniform on [-3, 3] and log-uniform "
-                      f"magnitudes 1e-6..1e6 of both signs, plus a grid of {SPECIAL.size}^2 special values",
+                      f"magnitudes 1e-6..1e6 of both signs, plus a grid of {SPECIAL.size}^2 special values and, "
+                      f"for property 1b, pairs of y straddling {ROUND.size} round numbers (1, 2, 5 x 10^k)",
             "hypothesis": f"{self.hypothesis_examples} examples per property (domain, 1a, 1b, 2) steered by "
                           "target() towards the largest violation",
         }
@@ -118,9 +122,12 @@ def decreasing_in_y(f: ArrayFn, budget: Budget, keep: int = 8) -> list[tuple[flo
     y2 = y1 + gap
     gx, g1, g2 = np.meshgrid(SPECIAL, SPECIAL, SPECIAL, indexing="ij")
     order = g1 < g2
-    x = np.concatenate([gx[order], x])
-    y1 = np.concatenate([g1[order], y1])
-    y2 = np.concatenate([g2[order], y2])
+    # pairs straddling each round number closely, so a drop at a threshold such as y = 1e5 is seen
+    sx, sv = np.meshgrid(SPECIAL, ROUND, indexing="ij")
+    lo, hi = sv.ravel() - 1e-9 * np.abs(sv.ravel()), sv.ravel() + 1e-9 * np.abs(sv.ravel())
+    x = np.concatenate([gx[order], sx.ravel(), x])
+    y1 = np.concatenate([g1[order], lo, y1])
+    y2 = np.concatenate([g2[order], hi, y2])
     f1, f2 = _call(f, x, y1), _call(f, x, y2)
     with np.errstate(all="ignore"):
         score = (f1 - f2) - _tol(f1, f2)

@@ -25,3 +25,8 @@ def fails_on_large_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if np.size(x) > 2:
         raise ValueError("late failure")
     return np.asarray(y)
+
+
+def drops_at_a_round_threshold(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Breaks property 1b only at y = 1e5, far out and narrow: f drops by 1 there."""
+    return np.asarray(np.where(y > 1e5, y - 1.0, y))

@@ -147,6 +147,8 @@ def test_callables_are_tested_not_proved() -> None:
     assert cert.property("domain").verdict in {"tested", "undecided"}
     bad = validate("scale_examples:shifted", options=FRESH)
     assert bad.overall == "INVALID" and bad.property("1a").verdict == "refuted"
+    narrow = validate("scale_examples:drops_at_a_round_threshold", options=FRESH)  # a drop of 1 at y = 1e5 only
+    assert narrow.overall == "INVALID" and narrow.property("1b").verdict == "refuted"
     with pytest.raises(ExprError, match="vectorised"):
         validate("scale_examples:scalar_only", options=FRESH)
     with pytest.raises(ExprError, match="cannot import"):
