@@ -140,7 +140,7 @@ def _chain(ev: Evidence) -> None:
                    "ΔR ≠ 0 (from (59) as a bound and (60) corrected)", wrong_bound and c59 and c60)
 
     target = sympy.expand(Y + X * Y + Y ** 2 / 2)
-    polys = [sympy.expand(sympy.sympify(check.taylor2(e), locals={"x": X, "y": Y})) for e in (f_ml, mid, f0)]
+    polys = [check.taylor2_polynomial(e) for e in (f_ml, mid, f0)]
     ev.step("A.1 opening", "f_ML, ΔR e^{ΔO+ΔR/2} and f0 agree up to second order at (0, 0): y + xy + y²/2",
             "pgcheck.check.taylor2", all(p == target for p in polys), detail=f"{polys}")
 
@@ -186,7 +186,7 @@ def _fix(ev: Evidence) -> None:
     ev.step("fix for (35)", "the fixed function (−(1+x)²/2 when y < y_min and 1 + x > 0, else f0) is eq. (35) "
             "(pgcheck's registry mla)", same.method, same.proved)
     cert = check.validate("mla", options=check.Options(use_cache=False))
-    poly = sympy.expand(sympy.sympify(check.taylor2(logic.registry("mla")), locals={"x": X, "y": Y}))
+    poly = check.taylor2_polynomial(logic.registry("mla"))
     ev.step("fix for (35)", "the fix satisfies Assumption 5.1 and remains exact to second order at (0, 0)",
             "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties)
             + "; pgcheck.check.taylor2", cert.overall == "VALID" and poly == sympy.expand(y + x * y + y ** 2 / 2))

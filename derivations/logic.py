@@ -141,7 +141,8 @@ def value(e: sympy.Expr, point: Mapping[sympy.Symbol, Number | sympy.Rational]) 
     out = e.subs(sub)
     if isinstance(out, sympy.Piecewise):
         out = out.doit()
-    return sympy.sympify(out)
+    assert isinstance(out, sympy.Expr), out
+    return out
 
 
 def sign(v: sympy.Expr) -> int:

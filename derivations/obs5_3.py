@@ -22,18 +22,13 @@ from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
 from pgcheck import backends
-from pgcheck.check import taylor2
+from pgcheck.check import taylor2_polynomial
 from pgcheck.expr import X, Y
 
 ID = "obs5.3"
 TITLE = "f_MLA(αo,αr) recovers f_MLA/f_ML, f_SQ and the identity"
 REFERENCE = "Observation 5.3 and its justification, footnote 3"
 STATEMENT = ("(1) f_MLA(1,½) ≈ f_MLA ≈ f_ML near (0,0); (2) f_MLA(1,0) = y·max(1+x, 0) ≈ y·eˣ; (3) f_MLA(0,0) = y")
-
-
-def _poly(text: str) -> sympy.Expr:
-    """A Taylor polynomial printed by pgcheck.check.taylor2, read back over pgcheck's real x, y."""
-    return sympy.expand(sympy.sympify(text, locals={"x": X, "y": Y}))
 
 
 def _series2(e: sympy.Expr) -> sympy.Expr:
@@ -55,9 +50,9 @@ def derive(ev: Evidence) -> None:
             "|x|, |y| ≤ ½ — and nowhere else", same.method, same.proved and differ.proved and hood.proved,
             detail="e.g. at (0, −2): f_MLA = −1/2, f_MLA(1,½) = −1")
     target = sympy.expand(Y + X * Y + Y ** 2 / 2)
-    t_half, t_mla, t_ml = taylor2(f_half), taylor2(mla), taylor2(f_ml)
+    t_half, t_mla, t_ml = taylor2_polynomial(f_half), taylor2_polynomial(mla), taylor2_polynomial(f_ml)
     ml_series = _series2(f_ml)
-    ok = all(_poly(t) == target for t in (t_half, t_mla, t_ml)) and ml_series == target
+    ok = all(t == target for t in (t_half, t_mla, t_ml)) and ml_series == target
     third = sympy.expand(sympy.series((sympy.exp(X) * (sympy.exp(Y) - 1)).subs({X: 0}), Y, 0, 4).removeO()
                          - (Y + Y ** 2 / 2))
     ev.step("Obs. 5.3 (1)",
@@ -71,11 +66,11 @@ def derive(ev: Evidence) -> None:
     ev.step("Obs. 5.3 (2)", "f_MLA(1,0)(x, y) = y max(1 + x, (1 + x)⁺/2) = y max(1 + x, 0) for every x, y",
             "z3 (pgcheck.smt encoder, exact)", r_chain)
     sq = logic.registry("sq")
-    t10, tsq = taylor2(f10), taylor2(sq)
+    t10, tsq = taylor2_polynomial(f10), taylor2_polynomial(sq)
     cubic = sympy.expand(_series3(sq) - sympy.expand(Y * (1 + X)))
     ev.step("Obs. 5.3 (2)", "y max(1 + x, 0) ≊ y eˣ = f_SQ: equal second-order Taylor polynomials y + xy at (0,0) "
             "(first order in x); they differ by x²y/2 at third order",
-            "pgcheck.check.taylor2; sympy series", _poly(t10) == _poly(tsq) == sympy.expand(Y + X * Y)
+            "pgcheck.check.taylor2; sympy series", t10 == tsq == sympy.expand(Y + X * Y)
             and cubic == X ** 2 * Y / 2, detail=f"taylor2: {t10} | {tsq}; y eˣ − y(1 + x) = {cubic} + O(4)")
     f00 = logic.registry("mla_param", ao=0, ar=0)
     r3 = logic.prove(logic.eq(f00, logic.registry("q")))

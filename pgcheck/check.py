@@ -549,8 +549,20 @@ _F_ML = sympy.exp(X) * (sympy.exp(Y) - 1)
 _NONSMOOTH = (sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign)
 
 
+class NoTaylor(ValueError):
+    """f has no second-order Taylor polynomial at (0, 0) that pgcheck can state; ``str`` says why."""
+
+
 def taylor2(expr: sympy.Expr) -> str:
-    """The second-order Taylor polynomial of f at (0, 0), or why there is none."""
+    """The second-order Taylor polynomial of f at (0, 0) as text, or why there is none."""
+    try:
+        return str(taylor2_polynomial(expr))
+    except NoTaylor as exc:
+        return str(exc)
+
+
+def taylor2_polynomial(expr: sympy.Expr) -> sympy.Expr:
+    """The second-order Taylor polynomial of f at (0, 0) in x, y; raises :class:`NoTaylor`."""
     h = sympy.Rational(1, 10**25)
     # Smooth expressions need no test for differentiability: their derivatives are read off at (0, 0).
     quadrants = [(h, h), (-h, h), (h, -h), (-h, -h)] if expr.has(*_NONSMOOTH) else []
@@ -564,22 +576,23 @@ def taylor2(expr: sympy.Expr) -> str:
         if not quadrants:
             c = d.subs({X: 0, Y: 0})
             if not (c.is_number and c.is_finite):
-                return "not available (derivatives could not be evaluated at (0, 0))"
+                raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))")
             terms.append(c * X**i * Y**j / (sympy.factorial(i) * sympy.factorial(j)))
             continue
         try:
             vals = [sympy.N(d.subs({X: a, Y: b}), 30) for a, b in quadrants]
         except (TypeError, ValueError):
-            return "not available (derivatives could not be evaluated at (0, 0))"
+            raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))") from None
         if not all(v.is_real and v.is_finite for v in vals) or max(vals) - min(vals) > sympy.Float("1e-15"):
-            return f"none: f is not twice differentiable at (0, 0) (∂^{i + j}f/∂x^{i}∂y^{j} differs by quadrant)"
+            raise NoTaylor(f"none: f is not twice differentiable at (0, 0) (∂^{i + j}f/∂x^{i}∂y^{j} differs by "
+                           "quadrant)")
         at_zero = d.subs({X: 0, Y: 0})
         if at_zero.is_number and at_zero.is_finite and abs(sympy.N(at_zero, 30) - vals[0]) < 1e-15:
             c = at_zero
         else:
             c = sympy.nsimplify(sympy.Float(vals[0], 20), rational=True, tolerance=1e-15)
         terms.append(c * X**i * Y**j / (sympy.factorial(i) * sympy.factorial(j)))
-    return str(sympy.expand(sympy.Add(*terms)))
+    return sympy.expand(sympy.Add(*terms))
 
 
 _TAYLOR_ML: str | None = None
