@@ -97,11 +97,13 @@ def _log(a: Any) -> Any:
 
 
 def _tanh(a: Any) -> Any:
-    # 1 - 2/(e^{2a} + 1): monotone in a and a occurs once, so the interval is exact up to rounding
-    if a.a < -MAX_EXP_ARGUMENT or a.b > MAX_EXP_ARGUMENT:
-        return iv.mpf([-1, 1]) if not (_positive(a) or _negative(a)) else (
-            iv.mpf([0, 1]) if _positive(a) else iv.mpf([-1, 0]))
-    return 1 - 2 / (iv.exp(2 * a) + 1)
+    """tanh as 1 - 2/(e^{2t} + 1), monotone in t and with t once, so exact up to rounding. Beyond ±10^6,
+    where e^{2t} is out of reach, the argument is clamped and that end widened to ±1 (tanh is monotone
+    and inside (-1, 1), so the interval stays certified and keeps the sign)."""
+    m = MAX_EXP_ARGUMENT
+    lo_t, hi_t = min(max(a.a, -m), m), max(min(a.b, m), -m)
+    r = 1 - 2 / (iv.exp(2 * iv.mpf([lo_t, hi_t])) + 1)
+    return iv.mpf([-1 if a.a < -MAX_EXP_ARGUMENT else r.a, 1 if a.b > MAX_EXP_ARGUMENT else r.b])
 
 
 def _pow(base: sympy.Expr, exponent: sympy.Expr) -> Any:

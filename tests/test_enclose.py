@@ -60,6 +60,10 @@ def test_cancellation_is_seen_through() -> None:
 
 def test_tiny_and_huge_magnitudes() -> None:
     assert enclose.sign(sympy.exp(-100)) == 1 and enclose.sign(-sympy.exp(-10**6 - 5)) == -1
+    big = sympy.Integer(10**7)  # beyond the reach of e^{2t}: tanh keeps its sign and its range
+    assert enclose.sign(sympy.tanh(big)) == 1 and enclose.sign(sympy.tanh(-big)) == -1
+    lo, hi = enclose.enclose(sympy.tanh(big))
+    assert 0 < lo <= hi <= 1
     with pytest.raises(enclose.TooLarge):
         enclose.enclose(sympy.exp(sympy.exp(sympy.exp(100))))
 
