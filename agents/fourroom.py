@@ -625,6 +625,7 @@ def summary(results: dict[str, Any], seconds: dict[str, float]) -> str:
     """summary.md: the setting, our choices, the numbers and the findings next to the paper's."""
     cfg = results["config"]
     refs = results["references"]
+    labels: list[str] = next(iter(results["algorithms"].values()))["labels"]
     lines = [
         "# FourRoom (paper sec. 6.2, Figure 2, Appendix C.1)",
         "",
@@ -636,9 +637,8 @@ def summary(results: dict[str, Any], seconds: dict[str, float]) -> str:
         "from a uniform random behaviour policy covering every (s, a), minibatches of 64, SGD, lr 0.1 for "
         "the PG actor and critic, lr 0.01 for Q-learning, f_MLA(0, αr) with αr ∈ {0, 0.1, 0.2, 0.5, 1.0}, "
         "5 runs.",
-        "- Scales in this run: " + ", ".join(next(iter(results["algorithms"].values()))["labels"])
-        + ("" if _is_mla_family(next(iter(results["algorithms"].values()))["labels"]) else
-           " (given with --scale: not the paper's f_MLA(0, αr) family)") + ".",
+        "- Scales in this run: " + ", ".join(labels)
+        + ("" if _is_mla_family(labels) else " (given with --scale: not the paper's f_MLA(0, αr) family)") + ".",
         f"- Ours (the paper does not say): Sutton-Precup-Singh layout ({cfg['grid']['states']} cells), goal cell "
         f"{tuple(cfg['grid']['goal_cell'])} (bottom-right corner), deterministic moves, the goal ends the "
         f"episode; at least {cfg['dataset_size']} transitions per run from random-start episodes (at most 100 "

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # hypothesis is imported only when a search needs it (validation stays light)
+    import hypothesis
 
 ArrayFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 REACH = 1e6
@@ -80,16 +84,24 @@ def undefined_points(f: ArrayFn, budget: Budget, keep: int = 8) -> list[tuple[fl
     return found + _hypothesis_domain(f, budget)
 
 
+def _settings(budget: Budget) -> hypothesis.settings:
+    """The hypothesis settings every search shares: the budget's examples, deterministic, no database,
+    generation and targeting only (nothing to shrink: candidates are re-checked exactly anyway)."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    return settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
+                    phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+
+
 def _hypothesis_domain(f: ArrayFn, budget: Budget) -> list[tuple[float, float]]:
     """Points where f is not finite, steered by target() towards large |f| (a pole or a log's edge)."""
-    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import given, target
     from hypothesis import strategies as st
 
     found: list[tuple[float, float]] = []
     coord = st.floats(-REACH, REACH, allow_nan=False)
 
-    @settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
-              phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+    @_settings(budget)
     @given(coord, coord)
     def probe(x: float, y: float) -> None:
         v = float(_call(f, np.array([x]), np.array([y]))[0])
@@ -158,14 +170,13 @@ def decreasing_abs_in_x(f: ArrayFn, budget: Budget, keep: int = 8) -> list[float
 def _hypothesis_2(f: ArrayFn, budget: Budget) -> list[float]:
     """y values where |f(., y)| drops across x = 0 at every one of three scales, steered by target()
     towards the largest drop."""
-    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import given, target
     from hypothesis import strategies as st
 
     best: list[tuple[float, float]] = []
     steps = np.array([1e-3, 1e-5, 1e-7])
 
-    @settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
-              phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+    @_settings(budget)
     @given(st.floats(-REACH, REACH, allow_nan=False))
     def probe(y: float) -> None:
         xs = np.concatenate([[0.0], steps, -steps])
@@ -183,13 +194,12 @@ def _hypothesis_2(f: ArrayFn, budget: Budget) -> list[float]:
 
 
 def _hypothesis_1a(f: ArrayFn, budget: Budget) -> list[float]:
-    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import given, target
     from hypothesis import strategies as st
 
     best: list[tuple[float, float]] = []
 
-    @settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
-              phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+    @_settings(budget)
     @given(st.floats(-REACH, REACH, allow_nan=False))
     def probe(x: float) -> None:
         v = float(_call(f, np.array([x]), np.array([0.0]))[0])
@@ -203,14 +213,13 @@ def _hypothesis_1a(f: ArrayFn, budget: Budget) -> list[float]:
 
 
 def _hypothesis_1b(f: ArrayFn, budget: Budget) -> list[tuple[float, float, float]]:
-    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import given, target
     from hypothesis import strategies as st
 
     best: list[tuple[float, tuple[float, float, float]]] = []
     coord = st.floats(-REACH, REACH, allow_nan=False)
 
-    @settings(max_examples=budget.hypothesis_examples, database=None, deadline=None, derandomize=True,
-              phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck))
+    @_settings(budget)
     @given(coord, coord, st.floats(0.0, REACH, allow_nan=False, exclude_min=True))
     def probe(x: float, y1: float, gap: float) -> None:
         y2 = y1 + gap
