@@ -18,7 +18,7 @@ from typing import Any
 import sympy
 import z3
 
-from pgcheck import exact, expr, scales, smt
+from pgcheck import decide, expr, scales, smt
 from pgcheck.expr import X, Y
 
 Number = Fraction | int | str
@@ -147,11 +147,11 @@ def value(e: sympy.Expr, point: Mapping[sympy.Symbol, Number | sympy.Rational]) 
 
 def sign(v: sympy.Expr) -> int:
     """The certified sign of a real number (pgcheck.exact: exact or 60 digits with a margin)."""
-    return exact.sign(v)
+    return decide.sign(v)
 
 
 def show(v: sympy.Expr) -> str:
-    return exact.show(v)
+    return decide.show(v)
 
 
 __all__ = ["X", "Y", "Z3Result", "eq", "parse", "prove", "registry", "registry_symbolic", "show", "sign",

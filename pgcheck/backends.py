@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy
 
-from pgcheck import enclose
-from pgcheck.expr import ExprError, X, Y
+from pgcheck import enclose, symbols
+from pgcheck.expr import ExprError
+from pgcheck.symbols import X, Y
 
 if TYPE_CHECKING:
     import torch
@@ -72,13 +73,13 @@ def _compile(expr: sympy.Basic, ops: _Ops) -> _Node:
         return lambda x, y: ops.xp.ones_like(x, dtype=ops.xp.bool)
     if expr is sympy.false:
         return lambda x, y: ops.xp.zeros_like(x, dtype=ops.xp.bool)
-    if expr.is_number:
+    if isinstance(expr, sympy.Expr) and symbols.is_constant(expr):  # rationals and κ constants
         try:
             value = enclose.midpoint_float(expr)  # certified: sympy.N can be wrong after cancellation
         except enclose.TooLarge as exc:
-            raise ExprError(f"the constant {expr} is too large to evaluate ({exc})") from None
-        except enclose.NoEnclosure:  # pathological cancellation; the search only proposes candidates
-            value = float(sympy.N(expr, 30))
+            raise ExprError(f"the constant {symbols.render(expr)} is too large to evaluate ({exc})") from None
+        except (enclose.NoEnclosure, enclose.Undefined):  # no value (a branch f never takes) or no float
+            value = float("nan")
         return lambda x, y: ops.const(value, x)
     if isinstance(expr, sympy.Piecewise):
         pairs = [(_compile(e, ops), _compile(c, ops)) for e, c in expr.args]

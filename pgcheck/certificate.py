@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from pgcheck.errors import UserError
+
 if TYPE_CHECKING:
     import torch
 
@@ -103,6 +105,17 @@ class InvalidScaleError(ValueError):
         cx = (first.counterexample or {}).get("summary", "")
         super().__init__(f"scale function {certificate.input.get('text', '')!r} is INVALID: property "
                          f"{first.prop} ({first.statement}) is refuted: {cx}")
+
+
+class UnprovedScaleError(UserError, ValueError):
+    """Raised when a proof is required (``require_proof=True``, ``--require-proof``) and some property of
+    the scale function is only tested or undecided."""
+
+    def __init__(self, certificate: Certificate) -> None:
+        self.certificate = certificate
+        open_props = [f"{p.prop} {p.verdict}" for p in certificate.properties if p.verdict != "proved"]
+        super().__init__(f"scale function {certificate.input.get('text', '')!r} is {certificate.overall}, not "
+                         f"proved ({', '.join(open_props)}); a proof was required")
 
 
 _TOKEN = object()

@@ -1,20 +1,26 @@
 """The Assumption 5.1 checker: proofs with z3 and sympy, refutations re-checked exactly, honest search.
 
-For a scale function ``f(x, y)`` (x = ΔO, y = ΔR) the checker decides, property by property
-(DESIGN.md §4, the paper's Assumption 5.1):
+For a scale function ``f(x, y)`` (x = ΔO, y = ΔR) the checker decides, property by property (the
+paper's Assumption 5.1, sec. 5):
 
-* ``domain``: f is a finite real number everywhere (the assumption takes f : R² → R);
+* ``domain``: f is a finite real number everywhere (the assumption takes f : R² → R), with every partial
+  operation of the text checked as written (Python's short-circuit semantics);
 * ``1a``: f(x, 0) = 0 for every real x;
 * ``1b``: f(x, ·) is non-decreasing for every real x — over the whole real line;
 * ``2``:  |f(·, y)| is non-decreasing on a neighbourhood [-δ, δ] of 0 for every y.
 
 Each verdict is *proved* (z3 ``unsat`` of the negation, exact for piecewise polynomials and sound under
-the stated abstraction of transcendental functions; or a sympy identity), *refuted* (a counterexample
-confirmed by :mod:`pgcheck.exact`), or *undecided* (neither, after the search in :mod:`pgcheck.search`;
-reported as ``tested`` for black-box callables, which can never be proved).
+the stated abstraction of transcendental functions; or an exact sympy identity), *refuted* (a
+counterexample whose inequality :mod:`pgcheck.decide` confirms exactly or by certified intervals), or
+*undecided* (neither, after the search in :mod:`pgcheck.search`; reported as ``tested`` for black-box
+callables, which can never be proved). The path is one-way: each property checker asks z3
+(:mod:`pgcheck.smt`) and the search for *candidates*, and :mod:`pgcheck.decide` for every decision.
 
-Property 2 is proved with one δ for all y, which is sufficient; it is refuted only by a y for which
-a one-sided derivative of |f(·, y)| at 0 is negative (sympy limit), so no neighbourhood can work.
+Property 2 is proved with one exact positive δ for all y, which is sufficient; it is refuted only by a
+certified one-sided analysis at some y (:mod:`pgcheck.local`), which shows that no neighbourhood works.
+
+The whole check runs under a time budget (``Options.time_limit_s``, default 60 s): the properties run in
+a child process that is stopped when the budget is spent, and what has not finished is undecided.
 """
 
 from __future__ import annotations
@@ -22,14 +28,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import re
+import select
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,31 +45,43 @@ import numpy as np
 import sympy
 import z3
 
-from pgcheck import __version__, exact, scales, search
+from pgcheck import __version__, deadline, decide, local, scales, search, symbols
 from pgcheck.backends import ArrayFn, to_numpy, to_torch
 from pgcheck.certificate import (
     _TOKEN,
     PROPERTY_STATEMENTS,
     Certificate,
     CheckedScale,
+    InvalidScaleError,
     PropertyResult,
+    UnprovedScaleError,
     Verdict,
     canonical_hash,
 )
-from pgcheck.expr import Condition, ExprError, Expression, X, Y, parse, parse_number
-from pgcheck.smt import Encoder, Obligation, Unsupported, describe_abstractions, model_value
+from pgcheck.expr import Condition, ExprError, Expression, parse, parse_number
+from pgcheck.smt import Encoder, Unsupported, describe_abstractions, model_value
+from pgcheck.symbols import X, Y
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 DELTAS = [Fraction(1, 2), Fraction(1, 8), Fraction(1, 32), Fraction(1, 128), Fraction(1, 1024)]
+DEFAULT_TIME_LIMIT = 60.0
+SIMPLIFY_SECONDS = 2.0
+TAYLOR_SECONDS = 5.0
+REFUTE_SECONDS = 8.0        # the certified property-2 analysis, over all candidate y
+CERTIFIED_GRID_SECONDS = 2.0
+# y values always tried by the property-2 analysis, after z3's and the search's candidates
+Y_PROBES = [Fraction(v) for v in ("1", "-1", "1/2", "-1/2", "2", "-2", "10", "-10", "1/10", "-1/10")]
 
 
 @dataclass(frozen=True)
 class Options:
-    """How hard to try. ``timeout_ms`` bounds each z3 query; the budget bounds the search."""
+    """How hard to try. ``timeout_ms`` bounds each z3 query; the budget bounds the search;
+    ``time_limit_s`` bounds the whole check (None: no limit, in this process)."""
 
     timeout_ms: int = 2000
     budget: search.Budget = field(default_factory=search.Budget)
     use_cache: bool = True
+    time_limit_s: float | None = DEFAULT_TIME_LIMIT
 
     def key(self) -> str:
         return f"{self.timeout_ms}/{self.budget.samples}/{self.budget.hypothesis_examples}/{self.budget.seed}"
@@ -98,52 +117,83 @@ def resolve(text: str, params: Mapping[str, str] | None = None) -> Source:
     return Source({"kind": "expression", "text": e.source}, e, None)
 
 
+def _user_failure(spec: str, what: str, exc: BaseException) -> ExprError:
+    if isinstance(exc, SystemExit):
+        return ExprError(f"{spec} tried to end the process (SystemExit {exc.code!r}) {what}; a scale function "
+                         "must return a number for every real x, y")
+    return ExprError(f"{spec} raised {type(exc).__name__} {what} (it must return a number for every real x, y): "
+                     f"{exc}")
+
+
+class _UserFunction:
+    """A trusted callable as float64 arrays: a complex value with a non-zero imaginary part becomes NaN
+    (it is not a real number, and so the domain search sees it); a failure or an attempt to end the
+    process is a one-line user error."""
+
+    def __init__(self, spec: str, fn: Callable[..., Any]) -> None:
+        self.spec, self.fn = spec, fn
+
+    def raw(self, x: float, y: float) -> Any:
+        """The callable's own value at one point (complex or float), for the messages."""
+        v = np.asarray(self.call(np.array([x]), np.array([y]))).ravel()[0]
+        return complex(v) if np.iscomplexobj(v) else float(v)
+
+    def overflows(self, x: float, y: float) -> bool:
+        """Whether numpy reports a float overflow while the callable computes its value at (x, y): then a
+        NaN there may be inf - inf or 0 * inf of a finite function, not a gap in its domain."""
+        with np.errstate(over="raise"):
+            try:
+                self.fn(np.array([x]), np.array([y]))
+            except FloatingPointError:
+                return True
+            except (Exception, SystemExit):
+                return False
+        return False
+
+    def call(self, x: np.ndarray, y: np.ndarray) -> Any:
+        try:
+            return np.asarray(self.fn(x, y))
+        except (Exception, SystemExit) as exc:  # a user's function may fail in any way, on any input
+            raise _user_failure(self.spec, f"on arrays of {np.size(x)} points", exc) from None
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        raw = self.call(x, y)
+        if np.iscomplexobj(raw):
+            with np.errstate(all="ignore"):
+                return np.asarray(np.where(raw.imag == 0, raw.real, np.nan), dtype=np.float64)
+        try:
+            return np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ExprError(f"{self.spec} returned {raw.dtype} values, not real numbers: {exc}") from None
+
+
 def _import_callable(spec: str) -> ArrayFn:
     module_name, func_name = spec.split(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # the user's module may fail in any way while importing
+    except (Exception, SystemExit) as exc:  # the user's module may fail in any way while importing
         raise ExprError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, func_name, None)
     if not callable(fn):
         raise ExprError(f"module {module_name!r} has no callable {func_name!r}")
+
+    f = _UserFunction(spec, fn)
+
     probe = np.array([0.0, 1.0]), np.array([1.0, -1.0])
     try:
-        out = np.asarray(fn(*probe), dtype=np.float64)
-    except Exception as exc:  # a user's function may fail in any way
+        out = np.asarray(fn(*probe))
+    except (Exception, SystemExit) as exc:  # a user's function may fail in any way
+        if isinstance(exc, SystemExit):
+            raise _user_failure(spec, "on its first call", exc) from None
         raise ExprError(f"{spec} failed on numpy arrays (it must be vectorised: f(x, y) on arrays): "
                         f"{type(exc).__name__}: {exc}") from None
     if np.broadcast(out, probe[0]).shape != probe[0].shape:
         raise ExprError(f"{spec} must be vectorised: f(x, y) on arrays of shape (2,) returned shape {out.shape}")
-
-    def f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        try:
-            return np.asarray(fn(x, y), dtype=np.float64)
-        except Exception as exc:  # a user's function may fail in any way, on any input
-            raise ExprError(f"{spec} raised {type(exc).__name__} on arrays of {np.size(x)} points "
-                            f"(it must return a number for every real x, y): {exc}") from None
     return f
 
 
 # ---------------------------------------------------------------------------------------------------
-# z3 queries
-
-
-@dataclass
-class _Query:
-    encoder: Encoder
-    solver: Any
-    abstract: bool
-
-    def check(self) -> str:
-        self.solver.add(*self.encoder.axioms)
-        return str(self.solver.check())
-
-
-def _query(options: Options) -> tuple[Encoder, Any]:
-    s = z3.Solver()
-    s.set("timeout", options.timeout_ms)
-    return Encoder(), s
+# results
 
 
 def _z3_method(enc: Encoder, assumes_domain: bool) -> str:
@@ -166,8 +216,10 @@ def _result(prop: str, verdict: Verdict, method: str, t0: float, **kw: Any) -> P
     return PropertyResult(prop, PROPERTY_STATEMENTS[prop], verdict, method, time.perf_counter() - t0, **kw)
 
 
-# ---------------------------------------------------------------------------------------------------
-# exact re-checks of candidate counterexamples
+def _query(options: Options) -> tuple[Encoder, Any]:
+    s = z3.Solver()
+    s.set("timeout", options.timeout_ms)
+    return Encoder(), s
 
 
 def _short(v: float) -> Fraction:
@@ -175,138 +227,66 @@ def _short(v: float) -> Fraction:
     return Fraction(repr(v))
 
 
-def _as_obligation(c: Condition) -> Obligation:
-    """A written partial operation as an obligation for the exact re-check (z3 parts unused there)."""
-    return Obligation(None, None, c.what, c.guard, c.operand, c.kind)
-
-
-def _violated(ob: Obligation, x: Fraction, y: Fraction) -> dict[str, str] | None:
-    """The domain counterexample when (x, y) certainly violates the obligation, else None."""
-    if not ob.violated_at(x, y):
-        return None
-    xs, ys = exact.fmt(x), exact.fmt(y)
-    return {"x": xs, "y": ys, "summary": f"f({xs}, {ys}) is undefined: it takes {ob.what} there"}
-
-
-def _cx_undefined(expr: sympy.Expr, x: Fraction, y: Fraction, obligation: Obligation | None = None,
-                  conditions: tuple[Condition, ...] = ()) -> dict[str, str] | None:
-    """(x, y) refutes the domain property if f, or an operation f uses there, is undefined at it."""
-    where = {"x": exact.fmt(x), "y": exact.fmt(y)}
-    for ob in ([obligation] if obligation is not None else []) + [_as_obligation(c) for c in conditions]:
-        cx = _violated(ob, x, y)
-        if cx is not None:
-            return cx
-    try:
-        exact.value(expr, x, y)
-    except exact.Undefined as exc:
-        return {**where, "summary": str(exc)}
-    except exact.Indeterminate:
-        return None
-    return None
-
-
-def _cx_1a(expr: sympy.Expr, x: Fraction) -> dict[str, str] | None:
-    try:
-        v = exact.value(expr, x, Fraction(0))
-        if exact.sign(v) == 0:
-            return None
-    except (exact.Undefined, exact.Indeterminate):
-        return None
-    return {"x": exact.fmt(x), "y": "0", "f": exact.show(v),
-            "summary": f"f({exact.fmt(x)}, 0) = {exact.show(v)} != 0"}
-
-
-def _cx_1b(expr: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[str, str] | None:
-    if not y1 < y2:
-        return None
-    try:
-        f1, f2 = exact.value(expr, x, y1), exact.value(expr, x, y2)
-        if not exact.greater(f1, f2):
-            return None
-    except (exact.Undefined, exact.Indeterminate):
-        return None
-    xs, a, b = exact.fmt(x), exact.fmt(y1), exact.fmt(y2)
-    return {"x": xs, "y1": a, "y2": b, "f(x,y1)": exact.show(f1), "f(x,y2)": exact.show(f2),
-            "summary": f"f({xs}, {a}) = {exact.show(f1)} > f({xs}, {b}) = {exact.show(f2)} although {a} < {b}"}
-
-
-_H = sympy.Symbol("h", positive=True)
-LIMIT_SECONDS = 3.0
-SIMPLIFY_SECONDS = 2.0
-
-
-class _TimeUp(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Bound a sympy computation that may run away (limits of large Piecewise); main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def alarm(signum: int, frame: object) -> None:
-        raise _TimeUp
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _witness_pair(g: sympy.Expr, y0: Fraction, side: str) -> tuple[Fraction, Fraction] | None:
-    """A pair x1 < x2 next to 0 with |f(x1, y0)| > |f(x2, y0)|, confirmed exactly, or None when no tried
-    distance shows it (the limit proves that one exists, possibly closer to 0 than 1e-39)."""
-    for k in range(3, 40, 3):
-        h = Fraction(1, 10**k)
-        xa, xb = (Fraction(0), h) if side == "right" else (-h, Fraction(0))
-        try:
-            if exact.greater(exact.value(g, xa, y0), exact.value(g, xb, y0)):
-                return xa, xb
-        except (exact.Undefined, exact.Indeterminate):
-            break
-    return None
-
-
-def _cx_2(expr: sympy.Expr, y0: Fraction) -> dict[str, str] | None:
-    """y0 refutes property 2 if |f(·, y0)| drops to the right of 0 or rises to the left, at some order."""
-    g = sympy.Abs(expr.subs(Y, exact.rational(y0)))
-    try:
-        g0 = exact.value(g, Fraction(0), y0)
-    except (exact.Undefined, exact.Indeterminate):
-        return None
-    for side, term in (("right", g.subs(X, _H) - g0), ("left", g0 - g.subs(X, -_H))):
-        for order in (0, 1, 2, 3):
-            try:
-                with _time_limit(LIMIT_SECONDS):
-                    lim = sympy.limit(term / _H**order, _H, 0, "+")
-            except Exception:  # sympy's limit may give up or time out; then this y0 decides nothing
-                break
-            if lim.is_number and lim.is_real is not False and lim.is_comparable and bool(lim < 0):
-                ys = exact.fmt(y0)
-                where = "x -> 0+" if side == "right" else "x -> 0-"
-                what = ["|f| jumps down", "d|f|/dx < 0", "second-order decrease", "third-order decrease"][order]
-                pair = _witness_pair(g, y0, side)
-                out = {"y": ys, "side": side, "order": str(order), "limit": str(lim),
-                       "summary": f"at y = {ys}, |f(x, {ys})| decreases as {where} ({what}: limit {lim}), "
-                                  "so no neighbourhood of x = 0 works"}
-                if pair is None:
-                    out["summary"] += "; the decrease is closer to 0 than 1e-39, so no pasteable pair is given"
-                else:
-                    out.update(x1=exact.fmt(pair[0]), x2=exact.fmt(pair[1]))
-                    out["summary"] += f"; e.g. compare x = {out['x1']} and x = {out['x2']}"
-                return out
-            if not (lim.is_number and lim == 0):
-                break
-    return None
+def _finite(v: float) -> bool:
+    return bool(np.isfinite(v))
 
 
 # ---------------------------------------------------------------------------------------------------
-# properties of an expression
+# counterexamples, each confirmed by pgcheck.decide
+
+
+def _cx_undefined(f: sympy.Expr, conditions: tuple[Condition, ...], x: Fraction, y: Fraction) -> dict[str, str] | None:
+    """(x, y) refutes the domain property if a partial operation of the text is certainly evaluated outside
+    its domain there, or f certainly has no value there."""
+    xs, ys = decide.fmt(x), decide.fmt(y)
+    for c in conditions:
+        if decide.violated(c.guard, c.operand, c.kind, x, y):
+            return {"x": xs, "y": ys, "summary": f"f({xs}, {ys}) is undefined: it takes {c.what} there"}
+    try:
+        decide.sign(f, decide.point(x, y))
+    except decide.Undefined as exc:
+        return {"x": xs, "y": ys, "summary": f"f({xs}, {ys}) is undefined: {exc}"}
+    except (decide.Undecided, decide.TooLarge):
+        return None
+    return None
+
+
+def _cx_1a(f: sympy.Expr, x: Fraction) -> dict[str, str] | None:
+    p = decide.point(x, Fraction(0))
+    try:
+        if decide.sign(f, p) == 0:
+            return None
+    except (decide.Undefined, decide.Undecided, decide.TooLarge):
+        return None
+    xs, v = decide.fmt(x), decide.show(f, p)
+    return {"x": xs, "y": "0", "f": v, "summary": f"f({xs}, 0) = {v} != 0"}
+
+
+def _cx_1b(f: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[str, str] | None:
+    if not y1 < y2:
+        return None
+    p1, p2 = decide.point(x, y1), decide.point(x, y2)
+    if not decide.greater(f, p1, f, p2):
+        return None
+    xs, a, b = decide.fmt(x), decide.fmt(y1), decide.fmt(y2)
+    v1, v2 = decide.show(f, p1), decide.show(f, p2)
+    return {"x": xs, "y1": a, "y2": b, "f(x,y1)": v1, "f(x,y2)": v2,
+            "summary": f"f({xs}, {a}) = {v1} > f({xs}, {b}) = {v2} although {a} < {b}"}
+
+
+def _certified_grid(limit_s: float) -> Callable[[], bool]:
+    end = time.monotonic() + limit_s
+    return lambda: time.monotonic() < end
+
+
+_GRID_X = [Fraction(v) for v in ("0", "1", "-1", "1/2", "-1/2", "2", "-2", "10", "-10", "1000", "-1000")]
+_GRID_Y = sorted({Fraction(v) for v in ("0", "1e-6", "1e-3", "1/10", "1/2", "1", "2", "10", "100", "200", "1000",
+                                        "1e4", "1e5", "1e6")} | {-Fraction(v) for v in ("1e-6", "1e-3", "1/10",
+                                        "1/2", "1", "2", "10", "100", "200", "1000", "1e4", "1e5", "1e6")})
+
+
+# ---------------------------------------------------------------------------------------------------
+# the properties of an expression
 
 
 def _written_conditions(conditions: tuple[Condition, ...], options: Options) -> dict[str, str] | bool:
@@ -327,96 +307,85 @@ def _written_conditions(conditions: tuple[Condition, ...], options: Options) -> 
         status = str(s.check())
         if status == "sat":
             m = s.model()
-            cx = _violated(_as_obligation(c), model_value(m, x), model_value(m, y))
-            if cx is not None:
-                return cx
+            mx, my = model_value(m, x), model_value(m, y)
+            if decide.violated(c.guard, c.operand, c.kind, mx, my):
+                xs, ys = decide.fmt(mx), decide.fmt(my)
+                return {"x": xs, "y": ys, "summary": f"f({xs}, {ys}) is undefined: it takes {c.what} there"}
         if status != "unsat":
             settled = False
     return settled
 
 
-def _domain(expr: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
+def _domain(e: Expression, fn: ArrayFn, options: Options) -> PropertyResult:
     t0 = time.perf_counter()
-    written = _written_conditions(conditions, options)
+    if not e.conditions:
+        return _result("domain", "proved", "syntactic: the text uses total operations only (no division, log, "
+                       "log1p, sqrt or real power)", t0)
+    written = _written_conditions(e.conditions, options)
     if isinstance(written, dict):
         return _refuted("z3 model, re-checked exactly (a partial operation as written)", t0, "domain", written)
-    enc, s = _query(options)
-    x, y = z3.Reals("x y")
-    try:
-        enc.instance(expr, x, y)
-    except Unsupported as exc:
-        return _search_domain(expr, fn, options, t0, f"z3 cannot encode it ({exc})", conditions)
-    if not enc.obligations and not conditions:
-        return _result("domain", "proved", "syntactic: f is built from total operations only", t0)
-    unknown = not written
-    for ob in enc.obligations:
-        s.push()
-        s.add(*enc.axioms)
-        s.add(ob.guard, z3.Not(ob.cond))
-        status = str(s.check())
-        if status == "sat":
-            m = s.model()
-            cx = _cx_undefined(expr, model_value(m, x), model_value(m, y), ob)
-            if cx is not None:
-                return _refuted("z3 model, re-checked exactly", t0, "domain", cx)
-            unknown = True
-        elif status != "unsat":
-            unknown = True
-        s.pop()
-    if not unknown:
-        return _result("domain", "proved", _z3_method(enc, False) + ": every division, log, sqrt and real "
-                       "power, as written, is defined wherever it is used (including that a Piecewise covers "
-                       "every input)", t0)
-    return _search_domain(expr, fn, options, t0, "z3 did not settle every division, log or sqrt", conditions)
-
-
-def _search_domain(expr: sympy.Expr, fn: ArrayFn, options: Options, t0: float, why: str,
-                   conditions: tuple[Condition, ...] = ()) -> PropertyResult:
+    if written:
+        return _result("domain", "proved", f"z3 {z3.get_version_string()}: every division, log, sqrt and real "
+                       "power, as written, is defined wherever Python would evaluate it (negation unsatisfiable "
+                       "for each)", t0)
     for a, b in search.undefined_points(fn, options.budget):
-        cx = _cx_undefined(expr, _short(a), _short(b), conditions=conditions)
-        if cx is not None:
-            return _refuted("random search; re-checked exactly", t0, "domain", cx)
-    return _result("domain", "undecided", f"{why}; no undefined point found by search", t0)
+        if _finite(a) and _finite(b):
+            cx = _cx_undefined(e.core, e.conditions, _short(a), _short(b))
+            if cx is not None:
+                return _refuted("random search; re-checked exactly", t0, "domain", cx)
+    return _result("domain", "undecided", "z3 did not settle every division, log or sqrt as written; no "
+                   "undefined point found by search", t0)
 
 
-def _prop_1a(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
     t0 = time.perf_counter()
-    at_zero = expr.subs(Y, 0)
+    at_zero = f.subs(Y, 0)
     if at_zero == 0:
-        return _result("1a", "proved", "sympy: f(x, 0) evaluates to 0 identically", t0)
+        return _result("1a", "proved", "sympy: f(x, 0) evaluates to 0 identically (exact algebra)", t0)
     enc, s = _query(options)
     x = z3.Real("x")
     why = "z3 could not decide it"
     try:
-        v = enc.instance(expr, x, z3.RealVal(0))
+        v = enc.instance(f, x, z3.RealVal(0))
         s.add(*enc.axioms)
         s.add(v != 0)
         status = str(s.check())
         if status == "unsat":
             return _result("1a", "proved", _z3_method(enc, True), t0)
         if status == "sat":
-            cx = _cx_1a(expr, model_value(s.model(), x))
+            cx = _cx_1a(f, model_value(s.model(), x))
             if cx is not None:
                 return _refuted("z3 model, re-checked exactly", t0, "1a", cx)
             why = "z3's model under the abstraction was not a real counterexample"
     except Unsupported as exc:
         why = f"z3 cannot encode it ({exc})"
-    if sympy.simplify(sympy.piecewise_fold(at_zero)) == 0:
-        return _result("1a", "proved", f"sympy: f(x, 0) = {at_zero} simplifies to 0", t0)
+    try:
+        if deadline.limited(lambda: sympy.simplify(sympy.piecewise_fold(at_zero)) == 0, SIMPLIFY_SECONDS):
+            return _result("1a", "proved", f"sympy: f(x, 0) = {symbols.render(at_zero)} simplifies to 0", t0)
+    except (deadline.TimeUp, TypeError, ValueError, ArithmeticError, RecursionError):
+        pass
     for cand in search.nonzero_at_zero(fn, options.budget):
-        cx = _cx_1a(expr, _short(cand))
+        if _finite(cand):
+            cx = _cx_1a(f, _short(cand))
+            if cx is not None:
+                return _refuted("adversarial search, re-checked exactly", t0, "1a", cx)
+    more = _certified_grid(CERTIFIED_GRID_SECONDS)
+    for gx in _GRID_X:
+        if not more():
+            break
+        cx = _cx_1a(f, gx)
         if cx is not None:
-            return _refuted("adversarial search, re-checked exactly", t0, "1a", cx)
+            return _refuted("certified evaluation on a grid of x", t0, "1a", cx)
     return _result("1a", "undecided", f"{why}; search found no counterexample", t0)
 
 
-def _prop_1b(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
     t0 = time.perf_counter()
     enc, s = _query(options)
     x, y1, y2 = z3.Reals("x y1 y2")
     why = "z3 could not decide it"
     try:
-        f1, f2 = enc.instance(expr, x, y1), enc.instance(expr, x, y2)
+        f1, f2 = enc.instance(f, x, y1), enc.instance(f, x, y2)
         s.add(*enc.axioms)
         s.add(y1 < y2, f1 > f2)
         status = str(s.check())
@@ -424,125 +393,192 @@ def _prop_1b(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
             return _result("1b", "proved", _z3_method(enc, True), t0)
         if status == "sat":
             m = s.model()
-            cx = _cx_1b(expr, model_value(m, x), model_value(m, y1), model_value(m, y2))
+            cx = _cx_1b(f, model_value(m, x), model_value(m, y1), model_value(m, y2))
             if cx is not None:
                 return _refuted("z3 model, re-checked exactly", t0, "1b", cx)
             why = "z3's model under the abstraction was not a real counterexample"
     except Unsupported as exc:
         why = f"z3 cannot encode it ({exc})"
     for a, b, c in search.decreasing_in_y(fn, options.budget):
-        cx = _cx_1b(expr, _short(a), _short(b), _short(c))
-        if cx is not None:
-            return _refuted("adversarial search, re-checked exactly", t0, "1b", cx)
+        if _finite(a) and _finite(b) and _finite(c):
+            cx = _cx_1b(f, _short(a), _short(b), _short(c))
+            if cx is not None:
+                return _refuted("adversarial search, re-checked exactly", t0, "1b", cx)
+    more = _certified_grid(CERTIFIED_GRID_SECONDS)
+    for gx in _GRID_X:
+        for lo, hi in itertools.pairwise(_GRID_Y):
+            if not more():
+                break
+            cx = _cx_1b(f, gx, lo, hi)
+            if cx is not None:
+                return _refuted("certified evaluation on a grid of (x, y1 < y2)", t0, "1b", cx)
     return _result("1b", "undecided", f"{why}; search found no counterexample", t0)
 
 
-def _critical_deltas(expr: sympy.Expr) -> list[Fraction]:
-    """Half the distance from 0 to the nearest branch point that depends on x alone."""
-    roots: list[float] = []
-    for rel in expr.atoms(sympy.Rel):
-        diff = rel.lhs - rel.rhs
-        if diff.free_symbols == {X} and diff.is_polynomial(X) and sympy.degree(diff, X) == 1:
-            r = sympy.solve(diff, X)
-            roots += [float(sympy.N(v)) for v in r if v.is_real and v != 0]
-    if not roots:
-        return []
-    nearest = min(abs(r) for r in roots)
-    return [Fraction(nearest / 2).limit_denominator(10**6)]
+def _nice_below(bound: Fraction) -> Fraction:
+    """The largest number 1, 2 or 5 times a power of ten that is at most ``bound`` (> 0)."""
+    k = 0
+    while Fraction(10) ** k > bound:
+        k -= 1
+    while Fraction(10) ** (k + 1) <= bound:
+        k += 1
+    for m in (5, 2, 1):
+        if m * Fraction(10) ** k <= bound:
+            return m * Fraction(10) ** k
+    raise AssertionError("unreachable")
 
 
-def _prop_2(expr: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _branch_points(f: sympy.Expr) -> list[Fraction]:
+    """Certified lower bounds on |r| for the non-zero points r where a branch of f that depends on x alone
+    switches (comparisons, and the kinks of max/min/abs), as far as they can be located exactly."""
+    diffs: list[sympy.Expr] = []
+    for rel in f.atoms(sympy.Rel):
+        diffs.append(rel.lhs - rel.rhs)
+    for node in f.atoms(sympy.Max, sympy.Min):
+        args = list(node.args)
+        diffs += [a - b for i, a in enumerate(args) for b in args[i + 1:]]
+    for node in f.atoms(sympy.Abs):
+        diffs.append(node.args[0])
+    out: list[Fraction] = []
+    for d in diffs:
+        if Y in d.free_symbols or X not in d.free_symbols:
+            continue
+        try:
+            poly = sympy.Poly(d, X)
+        except sympy.PolynomialError:
+            continue
+        coeffs = poly.all_coeffs()
+        if all(isinstance(c, sympy.Rational) for c in coeffs) and poly.degree() > 0:
+            try:
+                for (ra, rb), _ in poly.intervals(eps=sympy.Rational(1, 10**12)):
+                    a, b = Fraction(int(ra.p), int(ra.q)), Fraction(int(rb.p), int(rb.q))
+                    if a > 0:
+                        out.append(a)
+                    elif b < 0:
+                        out.append(-b)
+            except (sympy.PolynomialError, ValueError):
+                continue
+        elif poly.degree() == 1:  # c1 x + c0 with constant (κ) coefficients: the root -c0/c1
+            try:
+                lo, hi = decide.bounds(-coeffs[1] / coeffs[0])
+            except (decide.Undecided, decide.Undefined, decide.TooLarge, ZeroDivisionError):
+                continue
+            if lo > 0:
+                out.append(lo)
+            elif hi < 0:
+                out.append(-hi)
+    return out
+
+
+def _deltas(f: sympy.Expr) -> list[Fraction]:
+    """The neighbourhoods tried for property 2: exact positive rationals, largest first (the fixed ones,
+    and one inside the nearest branch point of f that depends on x alone)."""
+    near = [d for d in (_nice_below(r / 2) for r in _branch_points(f) if r > 0) if d < DELTAS[0]]
+    return sorted({d for d in DELTAS + ([min(near)] if near else []) if d > 0}, reverse=True)
+
+
+def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
     t0 = time.perf_counter()
-    deltas = sorted(set(_critical_deltas(expr) + DELTAS), reverse=True)
+    deltas = _deltas(f)
     y_candidates: list[Fraction] = []
     why = "z3 could not prove it for any tried δ"
     try:
         for delta in deltas:
+            assert delta > 0
             enc, s = _query(options)
             x1, x2, y = z3.Reals("x1 x2 y")
-            f1, f2 = enc.instance(expr, x1, y), enc.instance(expr, x2, y)
+            f1, f2 = enc.instance(f, x1, y), enc.instance(f, x2, y)
             s.add(*enc.axioms)
             d = z3.RealVal(delta)
             s.add(-d <= x1, x1 < x2, x2 <= d, z3.If(f1 >= 0, f1, -f1) > z3.If(f2 >= 0, f2, -f2))
             status = str(s.check())
             if status == "unsat":
                 return _result("2", "proved", _z3_method(enc, True), t0,
-                               neighbourhood=f"[-{exact.fmt(delta)}, {exact.fmt(delta)}] for every y")
+                               neighbourhood=f"[-{decide.fmt(delta)}, {decide.fmt(delta)}] for every y")
             if status == "sat":
                 y_candidates.append(model_value(s.model(), y))
     except Unsupported as exc:
         why = f"z3 cannot encode it ({exc})"
-    y_candidates += [_short(v) for v in search.decreasing_abs_in_x(fn, options.budget)]
-    seen: set[Fraction] = set()
-    for y0 in y_candidates:
-        if y0 in seen:
-            continue
-        seen.add(y0)
-        cx = _cx_2(expr, y0)
+    y_candidates += [_short(v) for v in search.decreasing_abs_in_x(fn, options.budget) if _finite(v)]
+    y_candidates += Y_PROBES
+    end = time.monotonic() + REFUTE_SECONDS
+    for y0 in dict.fromkeys(y_candidates):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        cx = local.refute(f, y0, seconds=min(left, 2.0))
         if cx is not None:
-            return _refuted("one-sided limit of |f(x, y0)| at x = 0 (sympy), y0 from z3/search", t0, "2", cx)
-    tried = ", ".join(exact.fmt(d) for d in deltas)
-    return _result("2", "undecided", f"{why} (δ in {tried}); no y found where |f| decreases at x = 0", t0)
+            return _refuted("certified one-sided analysis of |f(x, y0)| next to x = 0 (branches decided and "
+                            "derivative signs certified by interval arithmetic), y0 from z3/search", t0, "2", cx)
+    tried = ", ".join(decide.fmt(d) for d in deltas)
+    return _result("2", "undecided", f"{why} (δ in {tried}); no y found where |f| certainly decreases at x = 0",
+                   t0)
 
 
 # ---------------------------------------------------------------------------------------------------
 # properties of a black-box callable (tested only)
 
 
-def _tested_properties(fn: ArrayFn, options: Options) -> list[PropertyResult]:
+def _tested_domain(fn: ArrayFn, options: Options, raw: Callable[[float, float], Any],
+                   overflowed: Callable[[float, float], bool]) -> PropertyResult:
+    t0 = time.perf_counter()
+    bad = search.undefined_points(fn, options.budget)
+    for a, c in bad:
+        v = raw(a, c)
+        if isinstance(v, complex) and v.imag != 0:
+            return _refuted("search; re-checked by calling the callable again", t0, "domain",
+                            {"x": repr(a), "y": repr(c), "summary": f"the callable returned the complex value "
+                             f"{v!r} at x = {a!r}, y = {c!r}: not a real number"})
+        if isinstance(v, float) and v != v and not overflowed(a, c):
+            return _refuted("search; re-checked by calling the callable again", t0, "domain",
+                            {"x": repr(a), "y": repr(c), "summary": f"the callable returned nan at x = {a!r}, "
+                             f"y = {c!r} (with no float overflow on the way): not a real number"})
+    if bad:
+        # inf may be float overflow of a finite function: a black box cannot tell, so this is no refutation
+        a, c = bad[0]
+        return _result("domain", "undecided", f"the callable returned {raw(a, c)!r} at x = {a!r}, y = {c!r} "
+                       f"({len(bad)} such points kept); float overflow or a real gap in the domain cannot be "
+                       "told apart for a black box", t0)
+    return _result("domain", "tested", "random search found no non-finite value", t0)
+
+
+def _tested(prop: str, fn: ArrayFn, options: Options) -> PropertyResult:
     b = options.budget
     margin = "re-checked by re-evaluating the callable in float64 with relative margin 1e-9"
-    out: list[PropertyResult] = []
 
     def again(x: float, y: float) -> float:
         with np.errstate(all="ignore"):
             return float(np.asarray(fn(np.array([x]), np.array([y])), dtype=np.float64).ravel()[0])
 
     t0 = time.perf_counter()
-    bad = search.undefined_points(fn, b)
-    if bad:
-        # A black box cannot be evaluated exactly: inf/nan may be float overflow, so this is no refutation.
-        a, c = bad[0]
-        out.append(_result("domain", "undecided", f"the callable returned {again(a, c)!r} at x = {a!r}, "
-                           f"y = {c!r} ({len(bad)} such points kept); float overflow or a real gap in the "
-                           "domain cannot be told apart for a black box", t0))
-    else:
-        out.append(_result("domain", "tested", "random search found no non-finite value", t0))
-
-    t0 = time.perf_counter()
-    cands = [x for x in search.nonzero_at_zero(fn, b) if abs(again(x, 0.0)) > 1e-12]
-    if cands:
-        x = cands[0]
-        out.append(_refuted(f"adversarial search; {margin}", t0, "1a",
-                            {"x": repr(x), "y": "0", "summary": f"f({x!r}, 0) = {again(x, 0.0)!r} != 0"}))
-    else:
-        out.append(_result("1a", "tested", "adversarial search found no counterexample", t0))
-
-    t0 = time.perf_counter()
-    trip = [(x, a, c) for x, a, c in search.decreasing_in_y(fn, b)
-            if again(x, a) - again(x, c) > 1e-9 * (1 + abs(again(x, a)) + abs(again(x, c)))]
-    if trip:
-        x, a, c = trip[0]
-        out.append(_refuted(f"adversarial search; {margin}", t0, "1b", {
-            "x": repr(x), "y1": repr(a), "y2": repr(c),
-            "summary": f"f({x!r}, {a!r}) = {again(x, a)!r} > f({x!r}, {c!r}) = {again(x, c)!r}"}))
-    else:
-        out.append(_result("1b", "tested", "adversarial search found no counterexample", t0))
-
-    t0 = time.perf_counter()
+    if prop == "1a":
+        cands = [x for x in search.nonzero_at_zero(fn, b) if abs(again(x, 0.0)) > 1e-12]
+        if cands:
+            x = cands[0]
+            return _refuted(f"adversarial search; {margin}", t0, "1a",
+                            {"x": repr(x), "y": "0", "summary": f"f({x!r}, 0) = {again(x, 0.0)!r} != 0"})
+        return _result("1a", "tested", "adversarial search found no counterexample", t0)
+    if prop == "1b":
+        trip = [(x, a, c) for x, a, c in search.decreasing_in_y(fn, b)
+                if again(x, a) - again(x, c) > 1e-9 * (1 + abs(again(x, a)) + abs(again(x, c)))]
+        if trip:
+            x, a, c = trip[0]
+            return _refuted(f"adversarial search; {margin}", t0, "1b", {
+                "x": repr(x), "y1": repr(a), "y2": repr(c),
+                "summary": f"f({x!r}, {a!r}) = {again(x, a)!r} > f({x!r}, {c!r}) = {again(x, c)!r}"})
+        return _result("1b", "tested", "adversarial search found no counterexample", t0)
     ys = search.decreasing_abs_in_x(fn, b)
     if ys:
         y = ys[0]
-        out.append(_refuted(f"numerical: |f(x, y)| decreases through x = 0 at h = 1e-3, 1e-5, 1e-7; {margin}",
-                            t0, "2", {"y": repr(y), "summary": f"at y = {y!r}, |f| decreases through x = 0 "
-                                      f"(f(-1e-7, y) = {again(-1e-7, y)!r}, f(1e-7, y) = {again(1e-7, y)!r})"}))
-    else:
-        out.append(_result("2", "tested", "search found no y where |f| decreases through x = 0", t0))
-    return out
+        return _refuted(f"numerical: |f(x, y)| decreases through x = 0 at h = 1e-3, 1e-5, 1e-7; {margin}",
+                        t0, "2", {"y": repr(y), "x1": "-1e-07", "x2": "1e-07",
+                                  "summary": f"at y = {y!r}, |f| decreases through x = 0 "
+                                  f"(f(-1e-7, y) = {again(-1e-7, y)!r}, f(1e-7, y) = {again(1e-7, y)!r})"})
+    return _result("2", "tested", "search found no y where |f| decreases through x = 0", t0)
 
 
 # ---------------------------------------------------------------------------------------------------
-# symbolic summaries
+# symbolic summaries (for people; they decide nothing)
 
 
 _F_ML = sympy.exp(X) * (sympy.exp(Y) - 1)
@@ -556,16 +592,42 @@ class NoTaylor(ValueError):
 def taylor2(expr: sympy.Expr) -> str:
     """The second-order Taylor polynomial of f at (0, 0) as text, or why there is none."""
     try:
-        return str(taylor2_polynomial(expr))
+        return symbols.render(taylor2_polynomial(expr))
     except NoTaylor as exc:
         return str(exc)
 
 
+def _coefficient(d: sympy.Expr, quadrants: list[dict[sympy.Symbol, Any]], i: int, j: int) -> sympy.Expr:
+    """The derivative ``d`` at (0, 0) for a function with branches: its certified values just inside the
+    four quadrants must agree with each other and with the value at 0 (else there is no Taylor polynomial)."""
+    origin = decide.point(Fraction(0), Fraction(0))
+    try:
+        near = [decide.bounds(d, q, rel_width=Fraction(1, 10**20)) for q in quadrants]
+    except (decide.Undecided, decide.Undefined, decide.TooLarge):
+        raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))") from None
+    tol = Fraction(1, 10**15) * (1 + max(abs(b) for lo_hi in near for b in lo_hi))
+    if max(hi for _, hi in near) - min(lo for lo, _ in near) > tol:
+        raise NoTaylor(f"none: f is not twice differentiable at (0, 0) (∂^{i + j}f/∂x^{i}∂y^{j} differs by quadrant)")
+    exact = decide.exact_rational(d, origin)
+    if exact is not None and abs(exact - near[0][0]) <= tol:
+        return sympy.Rational(exact.numerator, exact.denominator)
+    # the formula's own value at (0, 0) may come from another branch: take the quadrants' common limit
+    mid = (near[0][0] + near[0][1]) / 2
+    short = mid.limit_denominator(10**6)
+    if abs(short - mid) <= tol:
+        return sympy.Rational(short.numerator, short.denominator)
+    return sympy.Float(decide._decimal(mid, 15), 15)
+
+
 def taylor2_polynomial(expr: sympy.Expr) -> sympy.Expr:
-    """The second-order Taylor polynomial of f at (0, 0) in x, y; raises :class:`NoTaylor`."""
-    h = sympy.Rational(1, 10**25)
-    # Smooth expressions need no test for differentiability: their derivatives are read off at (0, 0).
-    quadrants = [(h, h), (-h, h), (h, -h), (-h, -h)] if expr.has(*_NONSMOOTH) else []
+    """The second-order Taylor polynomial of f at (0, 0) in x, y; raises :class:`NoTaylor`.
+
+    Smooth f: the exact derivatives at (0, 0). f with branches: the derivatives' certified values at
+    (±h, ±h), h = 1e-25, must agree with each other and with (0, 0) (a summary for people, not a proof
+    of differentiability)."""
+    h = Fraction(1, 10**25)
+    nonsmooth = expr.has(*_NONSMOOTH)
+    quadrants = [decide.point(a, b) for a, b in [(h, h), (-h, h), (h, -h), (-h, -h)]]
     terms: list[sympy.Expr] = []
     for i, j in [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]:
         d = expr
@@ -573,24 +635,18 @@ def taylor2_polynomial(expr: sympy.Expr) -> sympy.Expr:
             d = sympy.diff(d, X)
         for _ in range(j):
             d = sympy.diff(d, Y)
-        if not quadrants:
-            c = d.subs({X: 0, Y: 0})
-            if not (c.is_number and c.is_finite):
-                raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))")
-            terms.append(c * X**i * Y**j / (sympy.factorial(i) * sympy.factorial(j)))
-            continue
-        try:
-            vals = [sympy.N(d.subs({X: a, Y: b}), 30) for a, b in quadrants]
-        except (TypeError, ValueError):
-            raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))") from None
-        if not all(v.is_real and v.is_finite for v in vals) or max(vals) - min(vals) > sympy.Float("1e-15"):
-            raise NoTaylor(f"none: f is not twice differentiable at (0, 0) (∂^{i + j}f/∂x^{i}∂y^{j} differs by "
-                           "quadrant)")
-        at_zero = d.subs({X: 0, Y: 0})
-        if at_zero.is_number and at_zero.is_finite and abs(sympy.N(at_zero, 30) - vals[0]) < 1e-15:
-            c = at_zero
+        if nonsmooth:
+            c = _coefficient(d, quadrants, i, j)
         else:
-            c = sympy.nsimplify(sympy.Float(vals[0], 20), rational=True, tolerance=1e-15)
+            c = d.subs({X: 0, Y: 0})
+            if c.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo) or c.free_symbols & {X, Y}:
+                raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))")
+            try:
+                decide.sign(c)
+            except decide.Undefined:
+                raise NoTaylor("not available (derivatives could not be evaluated at (0, 0))") from None
+            except (decide.Undecided, decide.TooLarge):
+                pass
         terms.append(c * X**i * Y**j / (sympy.factorial(i) * sympy.factorial(j)))
     return sympy.expand(sympy.Add(*terms))
 
@@ -606,15 +662,125 @@ def taylor_ml() -> str:
 
 
 def symbolic_form(expr: sympy.Expr) -> str:
-    """sympy's simplest form of f when simplification is cheap and helps, else its canonical print."""
+    """sympy's simplest form of f when simplification is cheap and helps, else its canonical print (κ
+    constants written out)."""
     if sympy.count_ops(expr) <= 40 and not expr.has(*_NONSMOOTH):
         try:
-            with _time_limit(SIMPLIFY_SECONDS):
-                simpler = sympy.simplify(sympy.piecewise_fold(expr))
-            return str(simpler if sympy.count_ops(simpler) < sympy.count_ops(expr) else expr)
+            simpler = deadline.limited(lambda: sympy.simplify(sympy.piecewise_fold(expr)), SIMPLIFY_SECONDS)
+            return symbols.render(simpler if sympy.count_ops(simpler) < sympy.count_ops(expr) else expr)
         except Exception:  # simplification is cosmetic; any failure or time-out keeps the unsimplified form
-            return str(expr)
-    return str(expr)
+            return symbols.render(expr)
+    return symbols.render(expr)
+
+
+# ---------------------------------------------------------------------------------------------------
+# running the checks under the time budget
+
+
+Task = tuple[str, Callable[[], Any]]
+
+
+def _undecided_for(prop: str, why: str) -> PropertyResult:
+    return PropertyResult(prop, PROPERTY_STATEMENTS[prop], "undecided", why, 0.0)
+
+
+def _safely(name: str, task: Callable[[], Any]) -> Any:
+    """Run one task; an internal failure (a sympy or z3 error) makes its property undecided, never a
+    traceback or a verdict. A user error (from a trusted callable) propagates."""
+    try:
+        return task()
+    except ExprError:
+        raise
+    except deadline.TimeUp as exc:
+        return _undecided_for(name, f"a step did not finish in time ({exc})") if name in PROPERTY_STATEMENTS \
+            else f"(not available: {exc})"
+    except Exception as exc:  # sympy, z3 and mpmath can fail in many ways on odd input
+        why = f"pgcheck could not decide it: {type(exc).__name__}: {str(exc)[:200]}"
+        return _undecided_for(name, why) if name in PROPERTY_STATEMENTS else f"(not available: {why})"
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, PropertyResult):
+        return json.dumps({"property": asdict(value)})
+    return json.dumps({"text": value})
+
+
+def _decode(line: str) -> Any:
+    d = json.loads(line)
+    return PropertyResult(**d["property"]) if "property" in d else d["text"]
+
+
+def _in_child(tasks: list[Task], limit: float) -> tuple[dict[str, Any], str | None]:
+    """Run the tasks in a forked child (whose only thread is its main thread, so the sympy step limits
+    hold), reading each result as it comes; stop the child when ``limit`` seconds are spent. Returns the
+    results that arrived and, when the child ended before sending them all, why."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run, report line by line, and leave without running any cleanup of the parent
+        os.close(r)
+        code = 0
+        try:
+            with os.fdopen(w, "w") as out:
+                for name, task in tasks:
+                    try:
+                        msg = {"name": name, "value": _encode(_safely(name, task))}
+                    except ExprError as exc:
+                        msg = {"name": name, "error": str(exc)}
+                    out.write(json.dumps(msg) + "\n")
+                    out.flush()
+                    if "error" in msg:
+                        break
+        except BaseException:
+            code = 3
+        os._exit(code)
+    os.close(w)
+    results: dict[str, Any] = {}
+    buffer, eof = b"", False
+    end = time.monotonic() + limit
+    try:
+        while len(results) < len(tasks):
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                break
+            chunk = os.read(r, 1 << 16)
+            if not chunk:
+                eof = True
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                msg = json.loads(line)
+                if "error" in msg:
+                    raise ExprError(msg["error"])
+                results[msg["name"]] = _decode(msg["value"])
+    finally:
+        os.close(r)
+        if not eof:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    crash = None
+    if eof and len(results) < len(tasks):
+        crash = (f"exit status {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
+                 else f"signal {os.WTERMSIG(status)}")
+    return results, crash
+
+
+def _run(tasks: list[Task], options: Options, callable_spec: str | None = None) -> dict[str, Any]:
+    """Every task's result; what the budget did not allow is undecided (or 'not available')."""
+    limit = options.time_limit_s
+    if limit is None or not hasattr(os, "fork"):
+        return {name: _safely(name, task) for name, task in tasks}
+    results, crash = _in_child(tasks, limit)
+    if crash is not None and callable_spec is not None:
+        raise ExprError(f"{callable_spec} ended the check process ({crash}); a scale function must return a "
+                        "number for every real x, y")
+    for name, _ in tasks:
+        if name not in results:
+            why = (f"the check process ended before it finished ({crash})" if crash is not None else
+                   f"the time limit of {limit:g} s was reached before it finished (--time-limit)")
+            results[name] = _undecided_for(name, why) if name in PROPERTY_STATEMENTS else f"(not available: {why})"
+    return results
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -640,11 +806,13 @@ def _load_cached(path: Path, source: Source) -> Certificate | None:
         return None
     cert.input = dict(source.input)
     if source.expression is not None:
-        cert.params = {k: exact.fmt(v) for k, v in source.expression.params}
+        cert.params = {k: decide.fmt(v) for k, v in source.expression.params}
     return cert
 
 
 def _store(path: Path, cert: Certificate) -> None:
+    if any("time limit" in p.method or "did not finish" in p.method for p in cert.properties):
+        return  # a verdict cut short by the budget is not the function's verdict
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -654,16 +822,36 @@ def _store(path: Path, cert: Certificate) -> None:
         pass  # the cache is an optimisation; an unwritable cache must not fail a validation
 
 
+_PROPS = ("domain", "1a", "1b", "2")
+
+
+def _callable_certificate(source: Source, options: Options) -> Certificate:
+    fn = source.function
+    assert fn is not None
+    spec = source.input.get("text", "the callable")
+
+    def raw(x: float, y: float) -> Any:
+        if isinstance(fn, _UserFunction):
+            return fn.raw(x, y)
+        return float(np.asarray(fn(np.array([x]), np.array([y]))).ravel()[0])
+
+    def overflowed(x: float, y: float) -> bool:
+        return isinstance(fn, _UserFunction) and fn.overflows(x, y)
+
+    tasks: list[Task] = [("domain", lambda: _tested_domain(fn, options, raw, overflowed))]
+    tasks += [(p, lambda p=p: _tested(p, fn, options)) for p in ("1a", "1b", "2")]  # type: ignore[misc]
+    results = _run(tasks, options, callable_spec=spec)
+    return Certificate(input=dict(source.input), params={}, canonical="", canonical_hash="",
+                       symbolic="(black-box callable)", taylor={}, properties=[results[p] for p in _PROPS],
+                       pgcheck_version=__version__, search=options.budget.describe())
+
+
 def certify(source: Source, options: Options = Options()) -> Certificate:
     """Check a resolved source against Assumption 5.1 and return its certificate."""
     if source.expression is None:
-        assert source.function is not None
-        props = _tested_properties(source.function, options)
-        return Certificate(input=dict(source.input), params={}, canonical="", canonical_hash="",
-                           symbolic="(black-box callable)", taylor={}, properties=props,
-                           pgcheck_version=__version__, search=options.budget.describe())
+        return _callable_certificate(source, options)
     e = source.expression
-    canonical = sympy.srepr(e.expr)
+    canonical = sympy.srepr(e.core)
     if e.conditions:  # 'y * x / x' is y where defined, but not the same input: keep their certificates apart
         canonical += "\nwhere " + sympy.srepr([(c.guard, c.operand, c.kind) for c in e.conditions])
     chash = canonical_hash(canonical, __version__)
@@ -672,13 +860,21 @@ def certify(source: Source, options: Options = Options()) -> Certificate:
         cached = _load_cached(path, source)
         if cached is not None:
             return cached
-    fn = to_numpy(e.expr)
-    props = [_domain(e.expr, fn, options, e.conditions), _prop_1a(e.expr, fn, options), _prop_1b(e.expr, fn, options),
-             _prop_2(e.expr, fn, options)]
+    fn = to_numpy(e.core)
+    f = e.core
+    tasks: list[Task] = [
+        ("domain", lambda: _domain(e, fn, options)),
+        ("1a", lambda: _prop_1a(f, fn, options)),
+        ("1b", lambda: _prop_1b(f, fn, options)),
+        ("2", lambda: _prop_2(f, fn, options)),
+        ("symbolic", lambda: symbolic_form(f)),
+        ("taylor", lambda: deadline.limited(lambda: taylor2(f), TAYLOR_SECONDS)),
+    ]
+    results = _run(tasks, options)
     cert = Certificate(
-        input=dict(source.input), params={k: exact.fmt(v) for k, v in e.params}, canonical=canonical,
-        canonical_hash=chash, symbolic=symbolic_form(e.expr),
-        taylor={"f": taylor2(e.expr), "f_ML": taylor_ml()}, properties=props,
+        input=dict(source.input), params={k: decide.fmt(v) for k, v in e.params}, canonical=canonical,
+        canonical_hash=chash, symbolic=str(results["symbolic"]),
+        taylor={"f": str(results["taylor"]), "f_ML": taylor_ml()}, properties=[results[p] for p in _PROPS],
         pgcheck_version=__version__, search=options.budget.describe(),
     )
     if options.use_cache:
@@ -696,21 +892,24 @@ def checked_scale(text: str, params: Mapping[str, str] | None = None, options: O
     """The only way to obtain a :class:`CheckedScale`.
 
     Raises :class:`pgcheck.certificate.InvalidScaleError` (with the counterexample) when the function
-    is INVALID, and also when ``require_proof`` is set and some property is only tested or undecided.
+    is INVALID, and :class:`pgcheck.certificate.UnprovedScaleError` when ``require_proof`` is set and some
+    property is only tested or undecided.
     """
     source = resolve(text, params)
     cert = certify(source, options)
+    if cert.overall == "INVALID":
+        raise InvalidScaleError(cert)
     if require_proof and cert.overall != "VALID":
-        from pgcheck.certificate import InvalidScaleError
-
-        if cert.overall == "INVALID":
-            raise InvalidScaleError(cert)
-        raise ExprError(f"{text!r} is {cert.overall}, not proved; a proof was required")
+        raise UnprovedScaleError(cert)
     numpy_fn: ArrayFn
     torch_fn: Callable[..., Any] | None
     if source.expression is not None:
-        numpy_fn, torch_fn = to_numpy(source.expression.expr), to_torch(source.expression.expr)
+        numpy_fn, torch_fn = to_numpy(source.expression.core), to_torch(source.expression.core)
     else:
         assert source.function is not None
         numpy_fn, torch_fn = source.function, None
     return CheckedScale(cert, numpy_fn, torch_fn, _token=_TOKEN)
+
+
+__all__ = ["DEFAULT_TIME_LIMIT", "NoTaylor", "Options", "Source", "certify", "checked_scale", "resolve",
+           "symbolic_form", "taylor2", "taylor2_polynomial", "validate"]

@@ -52,7 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # 'pgcheck validate -y': argparse reads a leading minus as an option; an expression is meant
+        if getattr(args, "command", None) == "validate" and args.function is None and len(extra) == 1 \
+                and extra[0].startswith("-") and not extra[0].startswith("--"):
+            args.function = extra[0]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)} (an expression that starts with '-' "
+                         "can also be given after --, e.g. pgcheck validate -- '-y')")
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2

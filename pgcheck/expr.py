@@ -7,8 +7,11 @@ before it is translated, node by node, into a sympy expression. Nothing is ever 
 
 Guarantees of :func:`parse`:
 
-* it returns an :class:`Expression` whose ``expr`` is a real sympy expression in the symbols
-  :data:`X` and :data:`Y` only (parameters are substituted by exact rationals), or
+* it returns an :class:`Expression` whose ``core`` is a real sympy expression in the symbols
+  :data:`X`, :data:`Y` and named constants κ (:mod:`pgcheck.symbols`; parameters are substituted by exact
+  rationals), in which every decision about a constant — a comparison, ``abs``, ``max``, ``sign``, a
+  branch, a zero test — was made by :mod:`pgcheck.decide` (exactly or certified) or left open as a
+  condition on κ; ``expr`` is the same function with the constants written out, for symbolic work, or
 * it raises :class:`ExprError` with a one-line message that says what is wrong, where (column), and
   what is allowed. It raises nothing else, whatever the input text.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,10 +28,11 @@ from fractions import Fraction
 
 import sympy
 
+from pgcheck import decide, symbols
 from pgcheck.errors import UserError
-
-X = sympy.Symbol("x", real=True)
-Y = sympy.Symbol("y", real=True)
+from pgcheck.symbols import X as X
+from pgcheck.symbols import Y as Y
+from pgcheck.symbols import is_constant
 
 MAX_CHARS = 2000
 MAX_DEPTH = 40
@@ -52,8 +57,6 @@ def _unary(fn: Callable[[sympy.Expr], sympy.Expr]) -> tuple[int, int, Callable[.
 
 
 def _clip(v: sympy.Expr, lo: sympy.Expr, hi: sympy.Expr) -> sympy.Expr:
-    if lo.is_number and hi.is_number and bool(lo > hi):
-        raise ExprError(f"clip(v, lo, hi) needs lo <= hi, got lo={lo}, hi={hi}")
     return sympy.Min(sympy.Max(v, lo), hi)
 
 
@@ -130,22 +133,33 @@ class Condition:
 
 @dataclass(frozen=True)
 class Expression:
-    """A parsed scale function: the user's text, its parameters and the sympy expression f(x, y), with
-    the domain conditions of the partial operations as written (empty for total expressions)."""
+    """A parsed scale function: the user's text, its parameters and the sympy expression f(x, y) in the
+    variables and named constants κ (``core``), with the domain conditions of the partial operations as
+    written (empty for total expressions)."""
 
     source: str
     params: tuple[tuple[str, Fraction], ...]
-    expr: sympy.Expr
+    core: sympy.Expr
     conditions: tuple[Condition, ...] = ()
 
     @property
     def param_dict(self) -> dict[str, Fraction]:
         return dict(self.params)
 
+    @functools.cached_property
+    def expr(self) -> sympy.Expr:
+        """f with its constants written out (``log(6/5)`` rather than κ): for symbolic work and printing.
+        sympy re-evaluates it while rebuilding, so the validator decides nothing on it (it uses ``core``)."""
+        out: sympy.Expr = symbols.concrete(self.core)
+        return out
+
 
 # The kind of value a node produces: a real number or a truth value.
 _NUM = "number"
 _BOOL = "condition"
+
+# functions whose value at a constant argument sympy would settle by rounded evaluation (sign tests)
+_DECIDING = frozenset({"abs", "sign", "max", "min", "clip", "relu"})
 
 
 class _Translator:
@@ -157,11 +171,45 @@ class _Translator:
         self.guard: sympy.Basic = sympy.true  # where the node being translated is evaluated
         self.conditions: list[Condition] = []
 
-    def need(self, node: ast.AST, operand: sympy.Expr, kind: str, what: str) -> None:
-        """Record that ``operand`` must be ``kind`` wherever this node is evaluated (constants are
-        checked on the spot by :meth:`num`)."""
-        if not operand.is_number:
+    # --- constants: every decision goes to pgcheck.decide -------------------------------------------
+
+    def sign(self, node: ast.AST, c: sympy.Expr) -> int | None:
+        """The sign of the constant ``c`` (None when it cannot be decided or has no value)."""
+        try:
+            return decide.sign(c)
+        except decide.TooLarge as exc:
+            raise self.fail(node, f"the constant '{ast.unparse(node)}' is too large to evaluate ({exc})") from None
+        except (decide.Undecided, decide.Undefined):
+            return None
+
+    def settle(self, node: ast.AST, value: sympy.Expr) -> sympy.Expr:
+        """A constant result: its exact rational when exact arithmetic gives one, 0 when it is proved 0, a
+        κ symbol for a new transcendental number (so that sympy never evaluates one), else itself."""
+        if not is_constant(value) or isinstance(value, sympy.Rational):
+            return value
+        exact = decide.exact_rational(value)
+        if exact is not None:
+            return sympy.Rational(exact.numerator, exact.denominator)
+        if self.sign(node, value) == 0:
+            return sympy.Integer(0)
+        if value.free_symbols and isinstance(value, sympy.Add | sympy.Mul):
+            return value  # arithmetic on κ symbols: sympy cannot evaluate it numerically
+        return symbols.constant(value)
+
+    def need(self, node: ast.AST, operand: sympy.Expr, kind: str, what: str) -> bool:
+        """Record that ``operand`` must be ``kind`` wherever this node is evaluated. A constant operand is
+        decided on the spot; it is recorded only when it certainly fails (then f is undefined wherever this
+        node is reached) or cannot be decided. Returns False when it certainly fails."""
+        if is_constant(operand):
+            s = self.sign(node, operand)
+            ok = {"nonzero": s is not None and s != 0, "positive": s is not None and s > 0,
+                  "nonnegative": s is not None and s >= 0}[kind]
+            if ok:
+                return True
             self.conditions.append(Condition(self.guard, operand, kind, f"{what} '{ast.unparse(node)}'"))
+            return s is None
+        self.conditions.append(Condition(self.guard, operand, kind, f"{what} '{ast.unparse(node)}'"))
+        return True
 
     @contextlib.contextmanager
     def guarded(self, cond: sympy.Basic) -> Iterator[None]:
@@ -183,8 +231,7 @@ class _Translator:
         if kind != _NUM:
             raise self.fail(node, "a comparison or and/or/not can only be used as a condition "
                                   "('a if cond else b'), not as a number")
-        if value.is_number and (value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I)
-                                or value.is_real is False):
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
             raise self.fail(node, f"'{ast.unparse(node)}' is undefined or not a real number (it is {value}); "
                                   "check divisions, log and sqrt of constants and parameter values")
         return value
@@ -266,7 +313,7 @@ class _Translator:
         if node.id in VARIABLES:
             return VARIABLES[node.id]
         if node.id in CONSTANTS:
-            return CONSTANTS[node.id]
+            return symbols.constant(CONSTANTS[node.id])
         if node.id in self.params:
             self.used_params.add(node.id)
             v = self.params[node.id]
@@ -285,55 +332,120 @@ class _Translator:
         right = self.num(node.right, d)
         op = node.op
         if isinstance(op, ast.Add):
-            return left + right
+            return self.settle(node, left + right)
         if isinstance(op, ast.Sub):
-            return left - right
+            return self.settle(node, left - right)
         if isinstance(op, ast.Mult):
-            return left * right
+            return self.settle(node, left * right)
         if isinstance(op, ast.Div):
-            if right.is_number and right == 0:
-                raise self.fail(node, "division by zero")
-            self.need(node, right, "nonzero", "the division")
-            return left / right
+            if not self.need(node, right, "nonzero", "the division"):
+                raise self.fail(node, "division by zero")  # a constant divisor that is exactly 0
+            return self.settle(node, left / right)
         if isinstance(op, ast.Pow):
             return self.power(node, left, right)
         raise self.fail(node, f"operator {type(op).__name__} is not allowed; " + _ALLOWED_HELP)
 
     def power(self, node: ast.BinOp, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
-        if exponent.is_number:
-            if not exponent.is_real or abs(exponent) > MAX_EXPONENT:
-                raise self.fail(node, f"exponent {exponent} is too large (limit |exponent| <= {MAX_EXPONENT})")
-            if base.is_number and base == 0 and bool(exponent <= 0):
-                raise self.fail(node, "0 raised to a non-positive power is undefined")
-            if isinstance(base, sympy.Rational) and base != 0:
+        if is_constant(exponent):
+            try:
+                lo, hi = decide.bounds(exponent)
+            except (decide.Undecided, decide.Undefined, decide.TooLarge):
+                raise self.fail(node, "the exponent cannot be evaluated") from None
+            if max(abs(lo), abs(hi)) > MAX_EXPONENT:
+                raise self.fail(node, f"exponent {symbols.render(exponent)} is too large "
+                                      f"(limit |exponent| <= {MAX_EXPONENT})")
+            e_sign = self.sign(node, exponent)
+            if isinstance(base, sympy.Rational) and base != 0 and isinstance(exponent, sympy.Rational):
                 bits = base.p.bit_length() + base.q.bit_length()
                 if bits * abs(exponent) > 4096:
                     raise self.fail(node, "constant power is too large (the result would exceed ~1e1200)")
-        elif base.is_number:
-            if not bool(base > 0):
+            if isinstance(exponent, sympy.Integer):
+                if int(exponent) < 0 and not self.need(node, base, "nonzero", "the power"):
+                    raise self.fail(node, "0 raised to a non-positive power is undefined")
+                return self.settle(node, sympy.Pow(base, exponent))
+            # a real power needs a base >= 0 (> 0 when the exponent is not certainly positive)
+            kind = "nonnegative" if e_sign is not None and e_sign > 0 else "positive"
+            if not self.need(node, base, kind, "the power"):
+                if isinstance(base, sympy.Rational) and base == 0:
+                    raise self.fail(node, "0 raised to a non-positive power is undefined")
+                return symbols.constant(sympy.Pow(base, exponent, evaluate=False))
+        elif is_constant(base):
+            if self.sign(node, base) != 1:
                 raise self.fail(node, "a power with a variable exponent needs a positive constant base")
         else:
             raise self.fail(node, "a power needs a constant exponent or a constant base "
                                   "(write exp(b * log(a)) for a**b)")
-        if exponent.is_number and not exponent.is_integer:  # a real power needs a base >= 0 (> 0 if < 0)
-            self.need(node, base, "positive" if bool(exponent < 0) else "nonnegative", "the power")
-        elif exponent.is_number and bool(exponent < 0):
-            self.need(node, base, "nonzero", "the power")
-        return sympy.Pow(base, exponent)
+        if is_constant(base) and not isinstance(base, sympy.Rational):
+            base = symbols.constant(base) if not isinstance(base, sympy.Symbol) else base
+        return self.settle(node, sympy.Pow(base, exponent))
 
-    def compare(self, node: ast.Compare, d: int) -> sympy.Basic:
-        terms = [self.num(node.left, d)] + [self.num(c, d) for c in node.comparators]
+    def relation(self, node: ast.AST, op: ast.cmpop, a: sympy.Expr, b: sympy.Expr) -> sympy.Basic:
         ops: dict[type, Callable[[sympy.Expr, sympy.Expr], sympy.Basic]] = {
             ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
             ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne,
         }
-        parts = []
-        for op, a, b in zip(node.ops, terms, terms[1:], strict=False):
-            builder = ops.get(type(op))
-            if builder is None:
-                raise self.fail(node, f"comparison {type(op).__name__} is not allowed; use < <= > >= == !=")
-            parts.append(builder(a, b))
+        builder = ops.get(type(op))
+        if builder is None:
+            raise self.fail(node, f"comparison {type(op).__name__} is not allowed; use < <= > >= == !=")
+        if is_constant(a) and is_constant(b):  # decided here, never by sympy's rounded evaluation
+            s = self.sign(node, a - b)
+            if s is not None:
+                outcome = {ast.Lt: s < 0, ast.LtE: s <= 0, ast.Gt: s > 0, ast.GtE: s >= 0,
+                           ast.Eq: s == 0, ast.NotEq: s != 0}[type(op)]
+                return sympy.true if outcome else sympy.false
+        return builder(a, b)
+
+    def compare(self, node: ast.Compare, d: int) -> sympy.Basic:
+        terms = [self.num(node.left, d)] + [self.num(c, d) for c in node.comparators]
+        parts = [self.relation(node, op, a, b) for op, a, b in zip(node.ops, terms, terms[1:], strict=False)]
         return sympy.And(*parts)
+
+    def extremum(self, node: ast.AST, pick_max: bool, args: list[sympy.Expr]) -> sympy.Expr:
+        """max/min with its constant arguments reduced to one by certain comparisons (when possible)."""
+        consts = [a for a in args if is_constant(a)]
+        others = [a for a in args if not is_constant(a)]
+        kept = list(dict.fromkeys(consts))
+        changed = True
+        while changed and len(kept) > 1:
+            changed = False
+            for i, a in enumerate(kept):
+                for b in kept[i + 1:]:
+                    s = self.sign(node, a - b)
+                    if s is None:
+                        continue
+                    drop = b if (s >= 0) == pick_max else a
+                    kept.remove(drop)
+                    changed = True
+                    break
+                if changed:
+                    break
+        kept = [a if isinstance(a, sympy.Rational | sympy.Symbol) else symbols.constant(a) for a in kept]
+        allargs = others + kept
+        if len(allargs) == 1:
+            return allargs[0]
+        out = sympy.Max(*allargs) if pick_max else sympy.Min(*allargs)
+        return self.settle(node, out) if not others else out
+
+    def deciding_call(self, node: ast.Call, fname: str, args: list[sympy.Expr]) -> sympy.Expr:
+        """abs, sign, max, min, clip and relu: decided here for constant arguments."""
+        if fname in ("max", "min"):
+            return self.extremum(node, fname == "max", args)
+        if fname == "relu":
+            return self.extremum(node, True, [args[0], sympy.Integer(0)])
+        if fname == "clip":
+            v, lo, hi = args
+            if is_constant(lo) and is_constant(hi) and self.sign(node, lo - hi) == 1:
+                raise ExprError(f"clip(v, lo, hi) needs lo <= hi, got lo={symbols.render(lo)}, hi={symbols.render(hi)}")
+            return self.extremum(node, False, [self.extremum(node, True, [v, lo]), hi])
+        (v,) = args
+        if not is_constant(v):
+            return sympy.Abs(v) if fname == "abs" else sympy.sign(v)
+        s = self.sign(node, v)
+        if s is None:
+            return symbols.constant((sympy.Abs if fname == "abs" else sympy.sign)(symbols.constant(v)))
+        if fname == "sign":
+            return sympy.Integer(s)
+        return v if s >= 0 else -v
 
     def call(self, node: ast.Call, d: int) -> sympy.Expr:
         if not isinstance(node.func, ast.Name):
@@ -353,10 +465,19 @@ class _Translator:
             if isinstance(a, ast.Starred):
                 raise self.fail(a, "argument unpacking (*) is not allowed")
         args = [self.num(a, d) for a in node.args]
+        if fname in _DECIDING:
+            return self.deciding_call(node, fname, args)
         domain = _PARTIAL.get(fname)
+        defined = True
         if domain is not None:
             kind, shift = domain
-            self.need(node, args[0] + shift, kind, "the call")
+            defined = self.need(node, self.settle(node, args[0] + shift), kind, "the call")
+        if all(is_constant(a) for a in args):
+            # the function of a constant: built on κ symbols only, so sympy cannot evaluate it numerically
+            # (a certainly undefined one is kept unevaluated: f is undefined wherever this node is reached)
+            placeholders = [a if isinstance(a, sympy.Symbol) else symbols.constant(a) for a in args]
+            value = build(*placeholders)
+            return symbols.constant(value) if not defined else self.settle(node, value)
         return build(*args)
 
 
@@ -426,5 +547,5 @@ def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -
     if unused:
         raise ExprError(f"parameter(s) {', '.join(unused)} given but not used in the expression")
     _check_real(expr)
-    return Expression(source=text.strip(), params=tuple(sorted(exact.items())), expr=expr,
+    return Expression(source=text.strip(), params=tuple(sorted(exact.items())), core=expr,
                       conditions=tuple(dict.fromkeys(translator.conditions)))

@@ -19,7 +19,7 @@ def plot_scale(source: Source, path: Path, extent: float = 3.0) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    f = source.function if source.expression is None else to_numpy(source.expression.expr)
+    f = source.function if source.expression is None else to_numpy(source.expression.core)
     assert f is not None
     grid = np.linspace(-extent, extent, 241)
     gx, gy = np.meshgrid(grid, grid)

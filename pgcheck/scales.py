@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pgcheck.expr import ExprError, Expression, parse, parse_number
+from pgcheck.symbols import is_constant
 
 # PPO's trust region as a scale factor (Theorem 4.3): τ_ε(x, y) = 1[y>0]1[x<log(1+ε)] + 1[y<0]1[x>log(1−ε)].
 TAU = "(y > 0 and x < log(1 + eps)) or (y < 0 and x > log(1 - eps))"
@@ -48,13 +49,18 @@ class ScaleDef:
 
     def expression(self, given: Mapping[str, str | Fraction] | None = None) -> Expression:
         values = self.resolve(given)
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
         try:
-            return parse(self.source, values)
+            e = parse(self.source, values)
         except ExprError as exc:
-            shown = ", ".join(f"{k}={v}" for k, v in values.items())
             # a column would point into the registry's definition, which the user never typed
             reason = re.sub(r"^column \d+: ", "", str(exc))
             raise ExprError(f"{self.name}({shown}) is not defined: {reason} (in {self.source})") from None
+        for c in e.conditions:  # a constant operand is recorded only when it fails or cannot be decided
+            if is_constant(c.operand):
+                raise ExprError(f"{self.name}({shown}) is not defined: {c.what} is not defined for these "
+                                f"parameter values (in {self.source})")
+        return e
 
 
 REGISTRY: dict[str, ScaleDef] = {

@@ -22,8 +22,8 @@ from typing import Any
 import sympy
 import z3
 
-from pgcheck import enclose
-from pgcheck.expr import X, Y
+from pgcheck import decide, enclose
+from pgcheck.symbols import X, Y, is_constant
 
 ABSTRACTION_FACTS: dict[str, str] = {
     "exp": "exp as a positive strictly increasing function with exp(t) >= 1 + t, exp(t)(1 - t) <= 1 "
@@ -34,6 +34,8 @@ ABSTRACTION_FACTS: dict[str, str] = {
     "cos": "cos as a function into [-1, 1]",
     "const": "transcendental constants as rational intervals certified by interval arithmetic (outward "
              "rounding, width below 1e-30 relative)",
+    "undefined-const": "a constant with no real value (in a branch the domain check covers) as an "
+                       "unconstrained real",
 }
 
 
@@ -53,26 +55,13 @@ class Obligation:
     kind: str = "nonzero"  # nonzero | positive | nonnegative | covered
 
     def violated_at(self, x: Fraction, y: Fraction) -> bool:
-        """True only when the point certainly violates this obligation (exact evaluation)."""
-        from pgcheck import exact
-
-        point = {X: exact.rational(x), Y: exact.rational(y)}
-        if self.sym_guard.subs(point) is not sympy.true:
-            return False
+        """True only when the point certainly violates this obligation (decided by :mod:`pgcheck.decide`)."""
         if self.kind == "covered":
-            return True
-        try:
-            value = exact.value(self.operand, x, y)
-            sign = exact.sign(value)
-        except exact.Indeterminate:
-            return False
-        except exact.Undefined:
-            return True
-        if self.kind == "nonzero":
-            return isinstance(value, sympy.Rational) and value == 0
-        if self.kind == "positive":
-            return sign < 0 or (isinstance(value, sympy.Rational) and value == 0)
-        return sign < 0
+            try:
+                return decide.truth(self.sym_guard, decide.point(x, y))
+            except (decide.Undecided, decide.Undefined, decide.TooLarge):
+                return False
+        return decide.violated(self.sym_guard, self.operand, self.kind, x, y)
 
 
 @dataclass
@@ -108,19 +97,24 @@ class Encoder:
         self._instances[kind].append((arg, var))
 
     def constant(self, e: sympy.Expr) -> Any:
+        """A constant subexpression (rationals and κ symbols): exact when it is rational, else one variable
+        bounded by a certified interval of the whole subexpression."""
         if isinstance(e, sympy.Rational):
             return z3.RealVal(Fraction(int(e.p), int(e.q)))
         if e in self._constants:  # one variable per constant, or instances could disagree on it
             return self._constants[e]
-        if e.is_real is False:
-            raise Unsupported(f"constant {e} is not real")
-        try:
-            lo, hi = _coarsen(*enclose.enclose(e))  # certified by interval arithmetic, never a rounded guess
-        except enclose.NoEnclosure as exc:
-            raise Unsupported(f"constant {e}: {exc}") from None
+        exact = decide.exact_rational(e)
+        if exact is not None:
+            return z3.RealVal(exact)
         c = self.fresh("const")
-        self.axioms += [c >= z3.RealVal(lo), c <= z3.RealVal(hi)]
-        self.used.add("const")
+        try:
+            lo, hi = _coarsen(*decide.bounds(e))  # certified by interval arithmetic, never a rounded guess
+            self.axioms += [c >= z3.RealVal(lo), c <= z3.RealVal(hi)]
+            self.used.add("const")
+        except decide.Undefined:
+            self.used.add("undefined-const")  # sound: its value is never used where f is defined
+        except (decide.Undecided, decide.TooLarge, enclose.NoEnclosure) as exc:
+            raise Unsupported(f"constant {e}: {exc}") from None
         self._constants[e] = c
         return c
 
@@ -139,7 +133,7 @@ class Encoder:
             return z3.BoolVal(True)
         if e is sympy.false:
             return z3.BoolVal(False)
-        if isinstance(e, sympy.Expr) and e.is_number:
+        if isinstance(e, sympy.Expr) and is_constant(e):
             return self.constant(e)
 
         def sub(a: sympy.Basic, g: Any = guard) -> Any:
@@ -193,7 +187,7 @@ class Encoder:
 
     def power(self, e: sympy.Pow, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
         base, exponent = e.args
-        if base.is_number and not exponent.is_number:
+        if is_constant(base) and not is_constant(exponent):
             return self.enc(sympy.exp(exponent * sympy.log(base)), env, guard)
         b = self.enc(base, env, guard)
         if exponent.is_Integer:

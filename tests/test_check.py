@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgcheck import scales
-from pgcheck.certificate import Certificate, CheckedScale, InvalidScaleError
+from pgcheck.certificate import Certificate, CheckedScale, InvalidScaleError, UnprovedScaleError
 from pgcheck.check import Options, checked_scale, validate
 from pgcheck.expr import ExprError, X, Y, parse
 from pgcheck.search import Budget
@@ -100,6 +100,22 @@ def test_undefined_points_are_refuted() -> None:
         assert cert.property("domain").verdict == "refuted", text
 
 
+@pytest.mark.parametrize(("text", "operation"), [
+    ("log(-1) * y", "log(-1)"), ("y + 0 * log(log(6) - log(2) - log(3))", "log(log(6)"),
+    ("y if x > 1 else sqrt(-2) * y", "sqrt(-2)"), ("y + 0 * (-8) ** (1/3)", "the power"),
+])
+def test_constant_partial_operations_outside_their_domain_are_refuted(text: str, operation: str) -> None:
+    """A constant certainly outside the domain of its operation (log(6) - log(2) - log(3) is exactly 0) makes
+    f undefined wherever that operation is reached, even when sympy would multiply it away."""
+    domain = validate(text, options=FRESH).property("domain")
+    assert domain.verdict == "refuted" and operation in domain.counterexample["summary"], domain
+
+
+def test_an_unreachable_constant_operation_is_not_an_error() -> None:
+    cert = validate("y if x * x >= 0 else log(-1) * y", options=FRESH)  # Python never evaluates log(-1) here
+    assert cert.property("domain").verdict == "proved" and cert.overall == "VALID", cert.properties
+
+
 def test_guarded_partial_operations_are_proved_defined() -> None:
     cert = validate("y * log(x) if x > 1 else 0", options=FRESH)
     assert cert.property("domain").verdict == "proved"
@@ -161,8 +177,11 @@ def test_checked_scale_only_from_the_validator() -> None:
         CheckedScale(cert, lambda x, y: y, None)
     with pytest.raises(InvalidScaleError, match=r"is INVALID: property 1a .* is refuted"):
         checked_scale("y + 1", options=FRESH)
-    with pytest.raises(ExprError, match="not proved"):
+    with pytest.raises(UnprovedScaleError, match=r"VALID \(tested\), not proved \(2 undecided\)") as err:
         checked_scale("y * (2 + sin(x))", options=FRESH, require_proof=True)
+    assert not isinstance(err.value, ExprError)  # its own error type, not a parse error
+    assert checked_scale("y * (2 + sin(x))", options=FRESH).certificate.overall == "VALID (tested)"
+    assert checked_scale("mla", options=FRESH, require_proof=True).proved
 
 
 @pytest.mark.parametrize("name", list(scales.REGISTRY))

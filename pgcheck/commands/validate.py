@@ -17,7 +17,8 @@ FUNCTION is one of
   a named function:   q sq ml sil huber mla mla_param ppo mla_ppo   (e.g. mla_param --param ao=0.1)
   an expression:      'y * max(1 + x + y / 2, 0)'   (x = ΔO, y = ΔR; Python syntax, never eval-ed)
   a trusted callable: mypkg.scales:my_f   (vectorised over numpy arrays; can be tested, not proved)
-exit status: 0 VALID or VALID (tested), 1 INVALID, 2 bad input"""
+an expression may start with a minus sign: pgcheck validate -y   (or: pgcheck validate -- '-exp(x) * y')
+exit status: 0 VALID or VALID (tested), 1 INVALID (with --require-proof: anything not proved), 2 bad input"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -32,6 +33,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG: heat map and slices in x and y")
     p.add_argument("--timeout-ms", type=int, default=2000, help="z3 time limit per query (default 2000)")
     p.add_argument("--samples", type=int, default=100_000, help="random search points (default 100000)")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                   help="time budget for the whole check (default 60); what is not settled by then is undecided")
+    p.add_argument("--require-proof", action="store_true",
+                   help="exit 1 unless every property is proved (for CI: VALID (tested) is not enough)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the certificate cache")
 
 
@@ -72,6 +77,7 @@ def read_source(args: argparse.Namespace) -> str:
 
 
 MAX_SAMPLES = 10_000_000
+MAX_TIME_LIMIT = 24 * 3600.0
 
 
 def _check_output_path(option: str, path: Path) -> None:
@@ -101,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout_ms <= 0 or not 100 <= args.samples <= MAX_SAMPLES:
         raise UserError(f"--timeout-ms must be positive and --samples between 100 and {MAX_SAMPLES}")
+    if not 0 < args.time_limit <= MAX_TIME_LIMIT:  # also refuses nan
+        raise UserError(f"--time-limit must be a number of seconds above 0 and at most {MAX_TIME_LIMIT:g}")
     for option, path in (("--out", args.out), ("--plot", args.plot)):
         if path is not None:
             _check_output_path(option, path)
@@ -109,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())
     source = resolve(text, parse_params(args.param))
     options = Options(timeout_ms=args.timeout_ms, budget=Budget(samples=args.samples),
-                      use_cache=not args.no_cache)
+                      use_cache=not args.no_cache, time_limit_s=args.time_limit)
     cert = certify(source, options)
     if args.out is not None:
         _write_atomic(args.out, cert.to_json())
@@ -123,4 +131,10 @@ def run(args: argparse.Namespace) -> int:
         from pgcheck.report import render
 
         print(render(cert, plot=args.plot))
-    return 1 if cert.overall == "INVALID" else 0
+    if cert.overall == "INVALID":
+        return 1
+    if args.require_proof and cert.overall != "VALID":
+        unproved = ", ".join(f"{p.prop} {p.verdict}" for p in cert.properties if p.verdict != "proved")
+        print(f"pgcheck: a proof was required (--require-proof) and {unproved}", file=sys.stderr)
+        return 1
+    return 0

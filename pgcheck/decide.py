@@ -1,0 +1,261 @@
+"""The one place where pgcheck decides anything about a number.
+
+Every sign, comparison, zero test, branch condition and displayed value that the validator relies on —
+at parse time, in substitutions, in domain obligations, in re-checks of z3 models and search candidates,
+and in what it prints — comes from here. A decision is
+
+* **exact**: rational arithmetic (:mod:`pgcheck.enclose` keeps rational nodes as Fractions), or a symbolic
+  proof that a branch-free constant is exactly 0 (sympy's exact algebra on logs of integers, radicals and
+  trigonometric values; :func:`proved_zero`); or
+* **certified**: outward-rounded interval arithmetic, refined from 128 to 8192 bits until the answer is
+  certain; or
+* **not made**: :class:`Undecided` is raised, and the caller must leave its property undecided.
+
+Rounded floating evaluation (``evalf``, ``sympy.N``, ``float`` of a sympy number, sympy's own
+``is_positive``) is never used to decide; a test greps the validator's modules for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+import sympy
+
+from pgcheck import deadline, enclose, symbols
+from pgcheck.enclose import PRECISIONS, NoEnclosure, Num, TooLarge, Undefined, Unsure, sign_of
+from pgcheck.symbols import X, Y
+
+Point = Mapping[sympy.Symbol, Num]
+ZERO_PROOF_SECONDS = 1.0
+
+
+class Undecided(ArithmeticError):
+    """Neither exact arithmetic nor certified intervals up to 8192 bits settle the question."""
+
+
+__all__ = ["TooLarge", "Undecided", "Undefined", "at", "bounds", "exact_rational", "fmt", "greater", "point",
+           "proved_zero", "show", "sign", "sign_difference", "truth", "violated"]
+
+
+def point(x: Fraction, y: Fraction) -> dict[sympy.Symbol, Num]:
+    return {X: x, Y: y}
+
+
+def at(x: Fraction) -> dict[sympy.Symbol, Num]:
+    return {X: x}
+
+
+def _no_value(exc: NoEnclosure) -> Undecided:
+    return Undecided(str(exc))
+
+
+def sign(e: sympy.Basic, env: Point | None = None) -> int:
+    """The sign of ``e`` (a constant, or ``e`` at the point ``env``): 1, -1, or 0 only when it is exactly 0.
+    Raises :class:`Undefined` when ``e`` has no value there, :class:`Undecided` when it cannot be settled."""
+    last: Exception | None = None
+    for prec in PRECISIONS:
+        try:
+            return sign_of(enclose.evaluate(e, env, prec))
+        except Unsure as exc:
+            last = exc
+            continue
+        except TooLarge:
+            raise
+        except NoEnclosure as exc:
+            raise _no_value(exc) from None
+    if proved_zero(e, env):
+        return 0
+    raise Undecided(f"cannot decide the sign of {symbols.render(e)}: {last}")
+
+
+def sign_difference(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> int:
+    """The sign of a(env_a) - b(env_b); raises as :func:`sign`."""
+    last: Exception | None = None
+    for prec in PRECISIONS:
+        try:
+            va, vb = enclose.evaluate(a, env_a, prec), enclose.evaluate(b, env_b, prec)
+            if isinstance(va, Fraction) and isinstance(vb, Fraction):
+                return (va > vb) - (va < vb)
+            return sign_of(enclose.to_iv(va) - enclose.to_iv(vb))
+        except Unsure as exc:
+            last = exc
+            continue
+        except TooLarge:
+            raise
+        except NoEnclosure as exc:
+            raise _no_value(exc) from None
+    raise Undecided(f"cannot compare the two values: {last}")
+
+
+def greater(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> bool:
+    """True only when a(env_a) > b(env_b) is certain (False when it is false *or* undecided or undefined)."""
+    try:
+        return sign_difference(a, env_a, b, env_b) > 0
+    except (Undecided, Undefined, TooLarge):
+        return False
+
+
+def truth(c: sympy.Basic, env: Point | None = None) -> bool:
+    """The truth of the condition ``c`` at ``env``; raises :class:`Undefined` or :class:`Undecided`."""
+    last: Exception | None = None
+    for prec in PRECISIONS:
+        try:
+            return enclose.truth(c, env, prec)
+        except Unsure as exc:
+            last = exc
+            continue
+        except TooLarge:
+            raise
+        except NoEnclosure as exc:
+            raise _no_value(exc) from None
+    raise Undecided(f"cannot decide {symbols.render(c)}: {last}")
+
+
+def bounds(e: sympy.Basic, env: Point | None = None,
+           rel_width: Fraction = Fraction(1, 10**30)) -> tuple[Fraction, Fraction]:
+    """Certified rational bounds lo <= e <= hi; raises :class:`Undecided` (or Undefined, TooLarge)."""
+    try:
+        return enclose.enclose(e, rel_width=rel_width, env=env)
+    except TooLarge:
+        raise
+    except NoEnclosure as exc:
+        raise _no_value(exc) from None
+
+
+def exact_rational(e: sympy.Basic, env: Point | None = None) -> Fraction | None:
+    """The value of ``e`` when exact rational arithmetic gives it, else None."""
+    try:
+        v = enclose.evaluate(e, env, PRECISIONS[0])
+    except (NoEnclosure, Undefined):
+        return None
+    return v if isinstance(v, Fraction) else None
+
+
+_BRANCHING = (sympy.Piecewise, sympy.Abs, sympy.Max, sympy.Min, sympy.sign, sympy.Rel, sympy.ITE,
+              sympy.logic.boolalg.Boolean)
+
+
+def _split_logs(e: sympy.Basic) -> sympy.Basic:
+    """log(p/q) of a positive rational as a sum of logs of its (small) prime factors: exact, so that
+    log(6) - log(2) - log(3) becomes 0 by plain algebra."""
+    def split(arg: sympy.Expr) -> sympy.Expr:
+        if not (isinstance(arg, sympy.Rational) and arg > 0):
+            return sympy.log(arg)
+        total = sympy.Integer(0)
+        for n, s in ((int(arg.p), 1), (int(arg.q), -1)):
+            for p, k in sympy.factorint(n, limit=10**5).items():
+                total += s * k * sympy.log(sympy.Integer(p))
+        return total
+    return e.replace(lambda a: isinstance(a, sympy.log), lambda a: split(a.args[0]))
+
+
+def proved_zero(e: sympy.Basic, env: Point | None = None) -> bool:
+    """True only when ``e`` (at ``env``, which must bind rationals) is *proved* exactly 0 by sympy's exact
+    algebra. Only branch-free expressions qualify: rebuilding one cannot make sympy decide a condition."""
+    subs: dict[sympy.Basic, sympy.Basic] = {}
+    for s, v in (env or {}).items():
+        if not isinstance(v, Fraction):
+            return False
+        subs[s] = sympy.Rational(v.numerator, v.denominator)
+    c = symbols.concrete(e)
+    if c.has(*_BRANCHING) or not isinstance(c, sympy.Expr):
+        return False
+    c = c.xreplace(subs)
+    if c.free_symbols:
+        return False
+    try:
+        if sympy.expand(_split_logs(c)) == 0:
+            return True
+        return bool(deadline.limited(lambda: sympy.simplify(_split_logs(c)) == 0, ZERO_PROOF_SECONDS))
+    except (deadline.TimeUp, TypeError, ValueError, ArithmeticError, RecursionError):
+        return False
+
+
+def violated(guard: sympy.Basic, operand: sympy.Basic, kind: str, x: Fraction, y: Fraction) -> bool:
+    """True only when, at (x, y), ``guard`` certainly holds and ``operand`` is certainly not ``kind``
+    (nonzero | positive | nonnegative): a partial operation of the text is certainly evaluated outside its
+    domain there. A guard or operand that is itself undefined is left to the inner operation's own check."""
+    env = point(x, y)
+    try:
+        if not truth(guard, env):
+            return False
+        s = sign(operand, env)
+    except (Undecided, Undefined, TooLarge):
+        return False
+    if kind == "nonzero":
+        return s == 0
+    if kind == "positive":
+        return s <= 0
+    return s < 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# numbers for people
+
+
+def fmt(v: Fraction) -> str:
+    """A rational as the shortest faithful text: a decimal when it terminates, else p/q."""
+    if v.denominator == 1:
+        return str(v.numerator)
+    d = v.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d == 1:
+        s = f"{float(v)!r}"
+        if Fraction(s) == v:
+            return s
+        # a terminating decimal that no float holds (e.g. 1e-400): digits times a power of ten, exactly
+        k = 0
+        while (v * 10**k).denominator != 1:
+            k += 1
+        m = (v * 10**k).numerator
+        while m % 10 == 0 and m != 0:
+            m, k = m // 10, k - 1
+        return f"{m}e-{k}" if k > 0 else str(m)
+    return f"{v.numerator}/{v.denominator}"
+
+
+def _decimal(v: Fraction, digits: int) -> str:
+    """``v`` to ``digits`` significant digits, from exact integer arithmetic (no float rounding)."""
+    if v == 0:
+        return "0"
+    sgn, a = ("-" if v < 0 else ""), abs(v)
+    e = len(str(a.numerator)) - len(str(a.denominator))
+    while Fraction(10) ** e > a:
+        e -= 1
+    while Fraction(10) ** (e + 1) <= a:
+        e += 1
+    m = round(a / Fraction(10) ** (e - digits + 1))
+    text = str(m).rstrip("0") or "0"
+    point_at = e + 1
+    if -5 <= e < 16:
+        if point_at <= 0:
+            body = "0." + "0" * (-point_at) + text
+        elif point_at >= len(text):
+            body = text + "0" * (point_at - len(text))
+        else:
+            body = text[:point_at] + "." + text[point_at:]
+        return sgn + body
+    mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return f"{sgn}{mant}e{e:+d}"
+
+
+def show(e: sympy.Basic, env: Point | None = None, digits: int = 15) -> str:
+    """The value of ``e`` at ``env`` for people: exact when rational and short, else ``digits``
+    significant digits that certified bounds guarantee (a ``≈`` marks a value not known to that many)."""
+    v = exact_rational(e, env)
+    if v is not None and len(fmt(v)) <= 24:
+        return fmt(v)
+    try:
+        lo, hi = bounds(e, env, rel_width=Fraction(1, 10 ** (digits + 5)))
+    except (Undecided, Undefined, TooLarge) as exc:
+        return f"(no certified value: {exc})"
+    mid = (lo + hi) / 2
+    if lo <= 0 <= hi and hi - lo < Fraction(1, 10**300):
+        return "0 (to within 1e-300)"
+    text = _decimal(mid, digits)
+    if hi - lo > abs(mid) * Fraction(1, 10**digits):
+        return f"≈{text} (certified in [{_decimal(lo, 6)}, {_decimal(hi, 6)}])"
+    return text
