@@ -499,17 +499,29 @@ def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
                 y_candidates.append(model_value(s.model(), y))
     except Unsupported as exc:
         why = f"z3 cannot encode it ({exc})"
-    y_candidates += [_short(v) for v in search.decreasing_abs_in_x(fn, options.budget) if _finite(v)]
-    y_candidates += Y_PROBES
     end = time.monotonic() + REFUTE_SECONDS
-    for y0 in dict.fromkeys(y_candidates):
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        cx = local.refute(f, y0, seconds=min(left, 2.0))
-        if cx is not None:
-            return _refuted("certified one-sided analysis of |f(x, y0)| next to x = 0 (branches decided and "
-                            "derivative signs certified by interval arithmetic), y0 from z3/search", t0, "2", cx)
+    tried: set[Fraction] = set()
+
+    def refute(candidates: list[Fraction]) -> dict[str, str] | None:
+        for y0 in candidates:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            if y0 in tried:
+                continue
+            tried.add(y0)
+            cx = local.refute(f, y0, seconds=min(left, 2.0))
+            if cx is not None:
+                return cx
+        return None
+
+    # z3's candidates and a few plain values first: the float search (hypothesis) costs more
+    cx = refute(y_candidates + Y_PROBES)
+    if cx is None:
+        cx = refute([_short(v) for v in search.decreasing_abs_in_x(fn, options.budget) if _finite(v)])
+    if cx is not None:
+        return _refuted("certified one-sided analysis of |f(x, y0)| next to x = 0 (branches decided and "
+                        "derivative signs certified by interval arithmetic), y0 from z3/search", t0, "2", cx)
     tried = ", ".join(decide.fmt(d) for d in deltas)
     return _result("2", "undecided", f"{why} (δ in {tried}); no y found where |f| certainly decreases at x = 0",
                    t0)
