@@ -396,8 +396,15 @@ class _Translator:
         return builder(a, b)
 
     def compare(self, node: ast.Compare, d: int) -> sympy.Basic:
-        terms = [self.num(node.left, d)] + [self.num(c, d) for c in node.comparators]
-        parts = [self.relation(node, op, a, b) for op, a, b in zip(node.ops, terms, terms[1:], strict=False)]
+        """``a < b < c`` is ``a < b and b < c`` with b evaluated once: Python evaluates c only when a < b
+        holds, so c's partial operations are guarded by the comparisons before it."""
+        left = self.num(node.left, d)
+        parts: list[sympy.Basic] = []
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            with self.guarded(sympy.And(*parts)):
+                right = self.num(comparator, d)
+            parts.append(self.relation(node, op, left, right))
+            left = right
         return sympy.And(*parts)
 
     def extremum(self, node: ast.AST, pick_max: bool, args: list[sympy.Expr]) -> sympy.Expr:

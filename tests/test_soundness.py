@@ -86,7 +86,9 @@ def test_a_branch_point_near_0_does_not_hide_a_decrease(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["y if (x > 0 and log(x) > 0) else 2*y", "y if (x <= 0 or log(x) < 1) else 2*y",
-                                  "y if (y != 0 and x / y > 1) else y", "y * (2 if x > -1 and sqrt(x + 1) > 0 else 1)"])
+                                  "y if (y != 0 and x / y > 1) else y", "y * (2 if x > -1 and sqrt(x + 1) > 0 else 1)",
+                                  "y if 0 < x < log(x) + 5 else 2 * y", "y if not (x <= 0 or log(x) < 0) else 2 * y",
+                                  "y if -1 < x < 1 < 1 / (1 - x * x) else 2 * y"])
 def test_short_circuit_guards_partial_operations(text: str) -> None:
     assert verdicts(text)["domain"] == "proved"
 
