@@ -251,8 +251,17 @@ def _cx_undefined(f: sympy.Expr, conditions: tuple[Condition, ...], x: Fraction,
     return None
 
 
-def _cx_1a(f: sympy.Expr, x: Fraction) -> dict[str, str] | None:
+def _defined(conditions: tuple[Condition, ...], *points: tuple[Fraction, Fraction]) -> bool:
+    """Whether the text, as written, is certainly defined at every point (a counterexample to 1a, 1b or 2
+    must be a point of f's domain: the simplified expression may have a value where the text has none)."""
+    return all(decide.satisfied(c.guard, c.operand, c.kind, decide.point(x, y))
+               for c in conditions for x, y in points)
+
+
+def _cx_1a(f: sympy.Expr, x: Fraction, conditions: tuple[Condition, ...] = ()) -> dict[str, str] | None:
     p = decide.point(x, Fraction(0))
+    if not _defined(conditions, (x, Fraction(0))):
+        return None
     try:
         if decide.sign(f, p) == 0:
             return None
@@ -262,8 +271,9 @@ def _cx_1a(f: sympy.Expr, x: Fraction) -> dict[str, str] | None:
     return {"x": xs, "y": "0", "f": v, "summary": f"f({xs}, 0) = {v} != 0"}
 
 
-def _cx_1b(f: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction) -> dict[str, str] | None:
-    if not y1 < y2:
+def _cx_1b(f: sympy.Expr, x: Fraction, y1: Fraction, y2: Fraction,
+           conditions: tuple[Condition, ...] = ()) -> dict[str, str] | None:
+    if not y1 < y2 or not _defined(conditions, (x, y1), (x, y2)):
         return None
     p1, p2 = decide.point(x, y1), decide.point(x, y2)
     if not decide.greater(f, p1, f, p2):
@@ -337,7 +347,7 @@ def _domain(e: Expression, fn: ArrayFn, options: Options) -> PropertyResult:
                    "undefined point found by search", t0)
 
 
-def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
     t0 = time.perf_counter()
     at_zero = f.subs(Y, 0)
     if at_zero == 0:
@@ -353,7 +363,7 @@ def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
         if status == "unsat":
             return _result("1a", "proved", _z3_method(enc, True), t0)
         if status == "sat":
-            cx = _cx_1a(f, model_value(s.model(), x))
+            cx = _cx_1a(f, model_value(s.model(), x), conditions)
             if cx is not None:
                 return _refuted("z3 model, re-checked exactly", t0, "1a", cx)
             why = "z3's model under the abstraction was not a real counterexample"
@@ -366,20 +376,20 @@ def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
         pass
     for cand in search.nonzero_at_zero(fn, options.budget):
         if _finite(cand):
-            cx = _cx_1a(f, _short(cand))
+            cx = _cx_1a(f, _short(cand), conditions)
             if cx is not None:
                 return _refuted("adversarial search, re-checked exactly", t0, "1a", cx)
     more = _certified_grid(CERTIFIED_GRID_SECONDS)
     for gx in _GRID_X:
         if not more():
             break
-        cx = _cx_1a(f, gx)
+        cx = _cx_1a(f, gx, conditions)
         if cx is not None:
             return _refuted("certified evaluation on a grid of x", t0, "1a", cx)
     return _result("1a", "undecided", f"{why}; search found no counterexample", t0)
 
 
-def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
     t0 = time.perf_counter()
     enc, s = _query(options)
     x, y1, y2 = z3.Reals("x y1 y2")
@@ -393,7 +403,7 @@ def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
             return _result("1b", "proved", _z3_method(enc, True), t0)
         if status == "sat":
             m = s.model()
-            cx = _cx_1b(f, model_value(m, x), model_value(m, y1), model_value(m, y2))
+            cx = _cx_1b(f, model_value(m, x), model_value(m, y1), model_value(m, y2), conditions)
             if cx is not None:
                 return _refuted("z3 model, re-checked exactly", t0, "1b", cx)
             why = "z3's model under the abstraction was not a real counterexample"
@@ -401,7 +411,7 @@ def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
         why = f"z3 cannot encode it ({exc})"
     for a, b, c in search.decreasing_in_y(fn, options.budget):
         if _finite(a) and _finite(b) and _finite(c):
-            cx = _cx_1b(f, _short(a), _short(b), _short(c))
+            cx = _cx_1b(f, _short(a), _short(b), _short(c), conditions)
             if cx is not None:
                 return _refuted("adversarial search, re-checked exactly", t0, "1b", cx)
     more = _certified_grid(CERTIFIED_GRID_SECONDS)
@@ -409,7 +419,7 @@ def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
         for lo, hi in itertools.pairwise(_GRID_Y):
             if not more():
                 break
-            cx = _cx_1b(f, gx, lo, hi)
+            cx = _cx_1b(f, gx, lo, hi, conditions)
             if cx is not None:
                 return _refuted("certified evaluation on a grid of (x, y1 < y2)", t0, "1b", cx)
     return _result("1b", "undecided", f"{why}; search found no counterexample", t0)
@@ -477,7 +487,7 @@ def _deltas(f: sympy.Expr) -> list[Fraction]:
     return sorted({d for d in DELTAS + ([min(near)] if near else []) if d > 0}, reverse=True)
 
 
-def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
+def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
     t0 = time.perf_counter()
     deltas = _deltas(f)
     y_candidates: list[Fraction] = []
@@ -510,7 +520,7 @@ def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
             if y0 in tried:
                 continue
             tried.add(y0)
-            cx = local.refute(f, y0, seconds=min(left, 2.0))
+            cx = local.refute(f, y0, seconds=min(left, 2.0), conditions=conditions)
             if cx is not None:
                 return cx
         return None
@@ -522,8 +532,8 @@ def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options) -> PropertyResult:
     if cx is not None:
         return _refuted("certified one-sided analysis of |f(x, y0)| next to x = 0 (branches decided and "
                         "derivative signs certified by interval arithmetic), y0 from z3/search", t0, "2", cx)
-    tried = ", ".join(decide.fmt(d) for d in deltas)
-    return _result("2", "undecided", f"{why} (δ in {tried}); no y found where |f| certainly decreases at x = 0",
+    shown = ", ".join(decide.fmt(d) for d in deltas)
+    return _result("2", "undecided", f"{why} (δ in {shown}); no y found where |f| certainly decreases at x = 0",
                    t0)
 
 
@@ -876,9 +886,9 @@ def certify(source: Source, options: Options = Options()) -> Certificate:
     f = e.core
     tasks: list[Task] = [
         ("domain", lambda: _domain(e, fn, options)),
-        ("1a", lambda: _prop_1a(f, fn, options)),
-        ("1b", lambda: _prop_1b(f, fn, options)),
-        ("2", lambda: _prop_2(f, fn, options)),
+        ("1a", lambda: _prop_1a(f, fn, options, e.conditions)),
+        ("1b", lambda: _prop_1b(f, fn, options, e.conditions)),
+        ("2", lambda: _prop_2(f, fn, options, e.conditions)),
         ("symbolic", lambda: symbolic_form(f)),
         ("taylor", lambda: deadline.limited(lambda: taylor2(f), TAYLOR_SECONDS)),
     ]

@@ -172,6 +172,21 @@ def proved_zero(e: sympy.Basic, env: Point | None = None) -> bool:
         return False
 
 
+def satisfied(guard: sympy.Basic, operand: sympy.Basic, kind: str, env: Point) -> bool:
+    """True only when, at ``env`` (a point, or a box of intervals), the partial operation certainly is
+    defined: its guard is certainly false there, or its operand certainly is ``kind``."""
+    try:
+        if not truth(guard, env):
+            return True
+    except (Undecided, Undefined, TooLarge):
+        pass
+    try:
+        s = sign(operand, env)
+    except (Undecided, Undefined, TooLarge):
+        return False
+    return {"nonzero": s != 0, "positive": s > 0, "nonnegative": s >= 0}[kind]
+
+
 def violated(guard: sympy.Basic, operand: sympy.Basic, kind: str, x: Fraction, y: Fraction) -> bool:
     """True only when, at (x, y), ``guard`` certainly holds and ``operand`` is certainly not ``kind``
     (nonzero | positive | nonnegative): a partial operation of the text is certainly evaluated outside its
@@ -228,6 +243,8 @@ def _decimal(v: Fraction, digits: int) -> str:
     while Fraction(10) ** (e + 1) <= a:
         e += 1
     m = round(a / Fraction(10) ** (e - digits + 1))
+    if m >= 10**digits:  # 9.99…95 rounded up to 10.0…0: one more digit before the point
+        m, e = m // 10, e + 1
     text = str(m).rstrip("0") or "0"
     point_at = e + 1
     if -5 <= e < 16:

@@ -20,13 +20,18 @@ decided by :mod:`pgcheck.decide`; anything it cannot settle makes the analysis g
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import sympy
 
 from pgcheck import decide, enclose
 from pgcheck.symbols import X, Y, is_constant
+
+if TYPE_CHECKING:  # pgcheck.expr imports pgcheck.decide; the conditions are only read here
+    from pgcheck.expr import Condition
 
 HS = [Fraction(1, 10**k) for k in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48)]
 MAX_ORDER = 96
@@ -158,8 +163,12 @@ def _abs_value_sign(a: sympy.Expr, pa: dict[sympy.Symbol, enclose.Num], b: sympy
         return None
 
 
-def refute(f: sympy.Expr, y0: Fraction, seconds: float = 2.0) -> dict[str, str] | None:
-    """A certified refutation of property 2 at y = y0, or None (nothing shown, which proves nothing)."""
+def refute(f: sympy.Expr, y0: Fraction, seconds: float = 2.0,
+           conditions: Sequence[Condition] = ()) -> dict[str, str] | None:
+    """A certified refutation of property 2 at y = y0, or None (nothing shown, which proves nothing).
+
+    ``conditions`` are the partial operations of the text (:class:`pgcheck.expr.Condition`): the text must
+    be certainly defined on the whole closed side interval at y0, or nothing is claimed there."""
     g = f.subs(Y, sympy.Rational(y0.numerator, y0.denominator))
     zero = decide.at(Fraction(0))
     try:
@@ -178,6 +187,10 @@ def refute(f: sympy.Expr, y0: Fraction, seconds: float = 2.0) -> dict[str, str] 
             continue
         reason, needs_pair_check = found
         h = side.h
+        lo, hi = (Fraction(0), h) if right else (-h, Fraction(0))
+        box = {X: enclose.interval(lo, hi, 2048), Y: y0}
+        if not all(decide.satisfied(c.guard, c.operand, c.kind, box) for c in conditions):
+            continue
         x1, x2 = (Fraction(0), h) if right else (-h, Fraction(0))
         # the pair inside I that the certified facts guarantee, confirmed once more exactly
         if needs_pair_check and _abs_value_sign(g, decide.at(x1), g, decide.at(x2)) != 1:
