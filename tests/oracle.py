@@ -68,7 +68,7 @@ class OracleUnsure(OracleError):
 # ---------------------------------------------------------------------------------------------------
 # the exact track: Q-linear combinations of 1, sqrt(s), log(p), pi
 
-Atom = tuple[str, int]
+Atom = tuple[Any, ...]  # ("1", 1), ("sqrt", s), ("log", p), ("pi", 1) or an opaque ("o", node, values)
 ONE: Atom = ("1", 1)
 PI: Atom = ("pi", 1)
 MAX_TERMS = 16
@@ -199,7 +199,7 @@ class Exact:
         return result if n == 0 else None
 
     def __repr__(self) -> str:
-        return " + ".join(f"{q}*{a[0]}({a[1]})" for a, q in sorted(self.terms.items())) or "0"
+        return " + ".join(f"{q}*{a[0]}{a[1:]}" for a, q in self.terms.items()) or "0"
 
 
 def _sqrt_product(s: int, t: int) -> Exact:
@@ -284,6 +284,7 @@ class Level:
         self.prec: int = self.ctx.prec
         self.zero = self.ctx.mpf(0)
         self._atoms: dict[Atom, tuple[Any, Any]] = {}
+        self.memo: dict[tuple[int, tuple[Fraction, ...]], Value | OracleError] = {}
 
     def err(self, m: Any) -> Any:
         """A bound on the rounding error of one operation whose rounded result is m (two ulps)."""
@@ -442,6 +443,8 @@ class _Eval:
             if base.exact is not None and base.exact.is_zero:
                 raise OracleUndefined("0 raised to a negative power")
             return self.div(self.exact(Exact.of(1)), self.int_power(base, -n))
+        if n > 10**7:
+            raise OracleUnsure("integer power beyond 10^7: not evaluated")
         if base.exact is not None:
             e = base.exact.power(n)
             if e is not None:
@@ -451,11 +454,20 @@ class _Eval:
         return self.num(m, bound + self.c.ldexp(abs(m), 4 - self.L.prec) * n)
 
     # -- functions ---------------------------------------------------------------------------------
+    def huge(self, v: Value, limit: int = 1000) -> bool:
+        """Whether |v| may exceed 10^limit (exp, sin, ... of such a number need that many extra digits)."""
+        return bool(self.c.mag(abs(v.m) + v.r) > 3.33 * limit)
+
+    def guard(self, v: Value) -> None:
+        if self.huge(v):
+            raise OracleUnsure("argument beyond 10^1000: not evaluated")
+
     def exp(self, v: Value) -> Value:
         if v.exact is not None:
             e = exact_exp(v.exact)
             if e is not None:
                 return self.exact(e)
+        self.guard(v)
         m = self.c.exp(v.m)
         return self.num(m, abs(m) * self.c.expm1(v.r) * 2)
 
@@ -464,6 +476,7 @@ class _Eval:
             e = exact_exp(v.exact)
             if e is not None:
                 return self.exact(e - Exact.of(1))
+        self.guard(v)
         m = self.c.expm1(v.m)
         return self.num(m, self.c.exp(v.m) * self.c.expm1(v.r) * 2)
 
@@ -528,6 +541,7 @@ class _Eval:
         return self.num(m, min(self.c.sqrt(v.r), v.r / self.c.sqrt(v.m - v.r)) * 2)
 
     def lipschitz(self, fn: Callable[[Any], Any], v: Value, constant: Any, cap: Any | None = None) -> Value:
+        self.guard(v)
         m = fn(v.m)
         r = v.r * constant
         if cap is not None:
@@ -551,11 +565,15 @@ class _Eval:
     def tanh(self, v: Value) -> Value:
         if v.exact is not None and v.exact.is_zero:
             return v
+        if abs(v.m) - v.r > 10**4:  # saturated: |tanh(t) -+ 1| < 2 exp(-2 10^4) < 10^-8000
+            return Value(None, self.c.mpf(1 if v.m > 0 else -1), self.c.mpf(10) ** -8000)
         return self.lipschitz(self.c.tanh, v, 1, self.c.mpf(2))
 
     def sigmoid(self, v: Value) -> Value:
         if v.exact is not None and v.exact.is_zero:
             return self.exact(Exact.of(Fraction(1, 2)))
+        if v.m - v.r > 10**4:
+            return Value(None, self.c.mpf(1), self.c.mpf(10) ** -4000)
         return self.lipschitz(lambda t: 1 / (1 + self.c.exp(-t)), v, self.c.mpf(1) / 4, self.c.mpf(1))
 
     def softplus(self, v: Value) -> Value:
@@ -563,6 +581,8 @@ class _Eval:
             e = exact_exp(v.exact)
             if e is not None:
                 return self.log(self.exact(e + Exact.of(1)))
+        if v.m - v.r > 10**4:  # softplus(t) = t + log1p(exp(-t)), the second term below 10^-4000
+            return Value(None, v.m, v.r + self.c.mpf(10) ** -4000)
         return self.lipschitz(lambda t: self.c.log1p(self.c.exp(t)), v, 1)
 
     def abs(self, v: Value) -> Value:
@@ -596,6 +616,8 @@ class _Eval:
             return self.exact(Exact.of(self.env[node[1]]))
         if kind == "pi":
             return self.exact(Exact({PI: Fraction(1)}))
+        if kind == "atom":
+            return self.atom(node)
         if kind == "neg":
             return self.neg(self.value(node[1]))
         if kind == "bin":
@@ -628,6 +650,30 @@ class _Eval:
             fn: Callable[[Value], Value] = getattr(self, name)
             return fn(vals[0])
         raise AssertionError(kind)
+
+    def atom(self, node: tuple[Any, ...]) -> Value:
+        """A subtree that depends on x alone, y alone or neither: evaluated once per level and values of
+        its variables, and, when its value is not exact, named by an opaque atom. Two occurrences of the
+        same atom cancel exactly (|tanh(y)| at two x is the same number), which is sound because the
+        exact track is only ever trusted to say "zero", never "non-zero"."""
+        _, idx, names, sub = node
+        vals = tuple(self.env[n] for n in names)
+        key = (idx, vals)
+        hit = self.L.memo.get(key)
+        if hit is None:
+            try:
+                v = self.value(sub)
+                if v.exact is None:
+                    a: Atom = ("o", idx, vals)
+                    self.L._atoms[a] = (v.m, v.r)
+                    v = Value(Exact({a: Fraction(1)}), v.m, v.r)
+                hit = v
+            except (OracleUndefined, OracleUnsure) as exc:
+                hit = exc
+            self.L.memo[key] = hit
+        if isinstance(hit, OracleError):
+            raise hit
+        return hit
 
     def truth(self, node: tuple[Any, ...]) -> bool:
         kind = node[0]
@@ -735,6 +781,58 @@ class _Compiler:
         raise OracleSyntaxError(f"{type(node).__name__} is not in the grammar")
 
 
+_CONDITIONS = ("and", "or", "not", "cmp")
+
+
+def _children(tree: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    kind = tree[0]
+    if kind in ("num", "var", "pi"):
+        return []
+    if kind in ("neg", "not"):
+        return [tree[1]]
+    if kind == "bin":
+        return [tree[2], tree[3]]
+    if kind in ("and", "or"):
+        return list(tree[1])
+    if kind in ("cmp", "call"):
+        return list(tree[2])
+    if kind == "if":
+        return [tree[1], tree[2], tree[3]]
+    raise AssertionError(kind)
+
+
+def _free(tree: tuple[Any, ...]) -> frozenset[str]:
+    if tree[0] == "var":
+        return frozenset([tree[1]])
+    out: frozenset[str] = frozenset()
+    for c in _children(tree):
+        out |= _free(c)
+    return out
+
+
+def _atomize(tree: tuple[Any, ...], ids: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
+    """Wrap each numeric subtree that misses x or y (or both) as an ("atom", id, names, subtree) node, the
+    id shared by structurally equal subtrees (so tanh(y) - tanh(y) cancels)."""
+    kind = tree[0]
+    if kind in ("num", "var", "pi"):
+        return tree
+    w = tuple(_atomize(c, ids) for c in _children(tree))
+    if kind in ("neg", "not"):
+        out: tuple[Any, ...] = (kind, w[0])
+    elif kind == "bin":
+        out = ("bin", tree[1], w[0], w[1])
+    elif kind in ("and", "or"):
+        out = (kind, w)
+    elif kind in ("cmp", "call"):
+        out = (kind, tuple(tree[1]) if kind == "cmp" else tree[1], w)
+    else:
+        out = ("if", w[0], w[1], w[2])
+    free = _free(tree)
+    if kind not in _CONDITIONS and free != {"x", "y"}:
+        return ("atom", ids.setdefault(out, len(ids)), tuple(sorted(free)), out)
+    return out
+
+
 Point = tuple[Fraction, Fraction]
 
 
@@ -753,7 +851,7 @@ class Oracle:
         except SyntaxError as exc:
             raise OracleSyntaxError(str(exc)) from None
         self.text = source
-        self.tree = _Compiler(source, exact_params).number(tree.body)
+        self.tree = _atomize(_Compiler(source, exact_params).number(tree.body), {})
         self.levels = [Level(d) for d in LEVELS]
         self._cache: dict[tuple[Point, int], Value | OracleError] = {}
 
