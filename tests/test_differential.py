@@ -106,7 +106,7 @@ def test_correct_refutations_of_named_shapes_agree() -> None:
 def test_differential_run() -> None:
     texts = generate(200)
     assert len(texts) >= 150
-    rep = run(texts, density=CI, timeout_s=10.0)
+    rep = run(texts, density=CI, timeout_s=5.0)
     assert rep.expressions > 100, (rep.expressions, rep.user_errors, rep.failures)
     assert rep.checked > 300
     problems = rep.failures + rep.disagreements
