@@ -33,7 +33,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from oracle import Oracle, OracleError, OracleSyntaxError, OracleUndefined, OracleUnsure, Point, parse_exact
+from oracle import Oracle, OracleError, OracleSyntaxError, OracleUndefined, OracleUnsure, Point, parse_exact, show
 
 # ---------------------------------------------------------------------------------------------------
 # the generator
@@ -301,6 +301,8 @@ def _shown(text: str) -> Fraction | None:
 
 
 def _fmt(q: Fraction) -> str:
+    if q.numerator.bit_length() > 200 or q.denominator.bit_length() > 200:
+        return show(q)
     return str(q) if q.denominator == 1 or len(str(q)) < 20 else f"{float(q):.6g}"
 
 
@@ -698,7 +700,10 @@ def run(texts: Iterable[str], density: Density = CI, options: Any = None, timeou
                 worker.submit(text)
             if pending is not None:  # the oracle works on text i - 1 while pgcheck works on text i
                 t1 = time.perf_counter()
-                rep.disagreements += check_certificate(pending[0], pending[1], density=density)
+                try:
+                    rep.disagreements += check_certificate(pending[0], pending[1], density=density)
+                except Exception as exc:  # a bug of the oracle, not of pgcheck: reported as a failure to look at
+                    rep.failures.append(f"{pending[0]!r}: the oracle crashed: {type(exc).__name__}: {exc}")
                 rep.seconds_oracle += time.perf_counter() - t1
                 pending = None
             if text is None:

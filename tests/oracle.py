@@ -38,6 +38,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+import mpmath
 from mpmath import MPContext
 
 LEVELS: tuple[int, ...] = (200, 400, 800, 1600, 3200)  # decimal digits
@@ -47,6 +48,13 @@ FUNCTION_ARITY: dict[str, tuple[int, int]] = {
     "sign": (1, 1), "tanh": (1, 1), "sigmoid": (1, 1), "softplus": (1, 1), "relu": (1, 1), "cos": (1, 1),
     "sin": (1, 1), "max": (2, 16), "min": (2, 16), "clip": (3, 3),
 }
+
+
+def show(q: Fraction) -> str:
+    """A rational as short text, safely (str() of a 5000-digit integer raises ValueError)."""
+    if q.numerator.bit_length() < 200 and q.denominator.bit_length() < 200:
+        return str(q)
+    return str(mpmath.nstr(mpmath.mpf(q.numerator) / q.denominator, 8))
 
 
 class OracleError(Exception):
@@ -484,7 +492,7 @@ class _Eval:
         if v.exact is not None:
             q = v.exact.rational()
             if q is not None and q <= 0:
-                raise OracleUndefined(f"log of {q}")
+                raise OracleUndefined(f"log of {show(q)}")
         s = v.sign()
         if s is not None and s <= 0:
             raise OracleUndefined("log of a negative number")
@@ -528,7 +536,7 @@ class _Eval:
             q = v.exact.rational()
             if q is not None:
                 if q < 0:
-                    raise OracleUndefined(f"sqrt of {q}")
+                    raise OracleUndefined(f"sqrt of {show(q)}")
                 e = exact_sqrt(q)
                 if e is not None:
                     return self.exact(e)
@@ -877,7 +885,7 @@ class Oracle:
                 return self.at(x, y, i)
             except OracleUnsure:
                 continue
-        raise OracleUnsure(f"f({x}, {y}) not settled at {LEVELS[-1]} digits")
+        raise OracleUnsure(f"f({show(x)}, {show(y)}) not settled at {LEVELS[-1]} digits")
 
     def defined(self, x: Fraction, y: Fraction) -> bool:
         try:
@@ -903,7 +911,7 @@ class Oracle:
             if v.exact is not None and v.exact.is_zero:
                 return 0
             return v.sign()
-        return self._decide(decide, f"sign of f({x}, {y})")
+        return self._decide(decide, f"sign of f({show(x)}, {show(y)})")
 
     def compare(self, p1: Point, p2: Point, *, absolute: bool = False) -> int:
         """The certain sign of f(p1) - f(p2) (of |f(p1)| - |f(p2)| when ``absolute``)."""
@@ -916,7 +924,7 @@ class Oracle:
                 d = a.exact - b.exact
                 return 0 if d.is_zero else ev.exact(d).sign()
             return ev.sub(a, b).sign()
-        return self._decide(decide, f"f{p1} vs f{p2}")
+        return self._decide(decide, f"f({show(p1[0])}, {show(p1[1])}) vs f({show(p2[0])}, {show(p2[1])})")
 
     def close_to(self, x: Fraction, y: Fraction, shown: Fraction, rel: Fraction = Fraction(1, 10**9)) -> bool:
         """Whether f(x, y) agrees with the displayed number ``shown`` (exactly when it is 0, else to within
@@ -935,4 +943,4 @@ class Oracle:
             if dist - v.r > tol * (1 + level.ctx.mpf(10) ** -6):
                 return 0
             return None
-        return self._decide(decide, f"f({x}, {y}) vs {shown}") == 1
+        return self._decide(decide, f"f({show(x)}, {show(y)}) vs {show(shown)}") == 1
