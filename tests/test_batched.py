@@ -60,7 +60,7 @@ def _assert_same(step: int, ref: tuple[Any, ...], out: tuple[Any, ...]) -> None:
     assert set(ref_info) == set(info), f"step {step}: info keys {set(ref_info)} vs {set(info)}"
     if "final_obs" in ref_info:
         assert np.array_equal(ref_info["_final_obs"], info["_final_obs"]), f"step {step}: _final_obs differs"
-        for i in np.flatnonzero(ref_info["_final_obs"]):
+        for i in map(int, np.flatnonzero(ref_info["_final_obs"])):
             assert np.array_equal(ref_info["final_obs"][i], info["final_obs"][i]), \
                 f"step {step}, world {i}: final_obs differs"
 
@@ -81,10 +81,10 @@ def _compare(env_id: str, *, n: int = 3, seed: int = 11, steps: int, max_episode
     for i in range(n):
         assert np.array_equal(ref_obs[i], obs[i]), f"reset, world {i}: obs differs"
     rng = np.random.default_rng(seed)
-    nu = ref.single_action_space.shape[0]
+    nu = ours.model.nu
     counts = {"terminated": 0, "truncated": 0}
     for t in range(steps):
-        action = (action_scale * rng.uniform(-1, 1, (n, nu))).astype(dtype)
+        action: np.ndarray = (action_scale * rng.uniform(-1, 1, (n, nu))).astype(dtype)
         r = ref.step(action)
         o = ours.step(action + dtype(perturb_action) if perturb_action else action)
         _assert_same(t, r, o)
