@@ -181,3 +181,24 @@ def test_step_api() -> None:
     assert terminated.dtype == bool and truncated.dtype == bool and info == {}
     with pytest.raises(ValueError, match="no batched task"):
         BatchedTask("Swimmer-v5", 1)
+
+
+def test_trainer_runs_on_batched_task() -> None:
+    """The PPO trainer takes a BatchedTask as its vector env unchanged (same-step autoreset, final
+    observations) and, the worlds being bitwise Gymnasium's, trains exactly as on the inline env."""
+    from agents.envs import make_vector_env
+    from agents.ppo import PPO, PPOConfig
+    from pgcheck.check import checked_scale
+
+    config = PPOConfig(env_id="Hopper-v5", num_envs=4, num_steps=64, total_steps=512, seed=3,
+                       minibatch_size=64, update_epochs=2)
+    scale = checked_scale(config.scale, config.scale_params)
+    metrics = []
+    for envs in (make_vector_env("Hopper-v5", 4), BatchedTask("Hopper-v5", 4)):
+        trainer = PPO(config, scale, envs=envs)
+        metrics.append([trainer.train_one_update() for _ in range(2)])
+    for ref, ours in zip(*metrics, strict=True):
+        assert ref["episodes"] > 0
+        for key in ref:
+            if key not in ("time", "sps"):
+                assert ref[key] == ours[key] or (ref[key] != ref[key] and ours[key] != ours[key]), key
