@@ -5,7 +5,7 @@ Each subcommand lives in ``pgcheck/commands/<name>.py`` and provides ``HELP: str
 (torch, gymnasium, matplotlib) inside ``run`` so that ``pgcheck validate`` starts fast.
 
 Exit codes: 0 success, 1 a negative finding (e.g. INVALID, a failed proof check), 2 bad input,
-130 interrupted.
+3 an internal error of pgcheck (never a traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pgcheck: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of pgcheck's: say so in one line, and never with 1 (which reads as INVALID)
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        print(f"pgcheck: internal error ({type(exc).__name__}: {first}); please report it", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -213,6 +213,8 @@ class Evaluator:
             return iv.pi
         if e is sympy.E:
             return iv.e
+        if e is sympy.zoo or e is sympy.nan or e is sympy.oo or e is sympy.S.NegativeInfinity:
+            raise Undefined("no finite value (sympy's mark of a division by 0 in a branch)")
         if isinstance(e, sympy.Float):
             man, exp = mpmath.mpf(e._mpf_).man_exp
             return Fraction(int(man)) * Fraction(2) ** int(exp)

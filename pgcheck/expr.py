@@ -231,7 +231,10 @@ class _Translator:
         if kind != _NUM:
             raise self.fail(node, "a comparison or and/or/not can only be used as a condition "
                                   "('a if cond else b'), not as a number")
-        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+        # sympy marks a division by a branch that is 0 with zoo (y / (0 if x == 0 else x)); where that branch
+        # is taken f is undefined, which the recorded conditions and the certified evaluation both see. A
+        # constant with no value, or an imaginary unit anywhere, cannot be meant.
+        if value.has(sympy.I) or (is_constant(value) and value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)):
             raise self.fail(node, f"'{ast.unparse(node)}' is undefined or not a real number (it is {value}); "
                                   "check divisions, log and sqrt of constants and parameter values")
         return value
@@ -508,7 +511,7 @@ def check_param_name(name: str) -> None:
 
 
 def _check_real(expr: sympy.Expr) -> None:
-    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+    if expr.has(sympy.I) or (is_constant(expr) and expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)):
         raise ExprError("the expression is undefined or not real for these parameters "
                         f"(it simplifies to {expr}); check divisions, log and sqrt of constants")
 
@@ -546,10 +549,11 @@ def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -
         expr = translator.num(tree.body, 0)
     except RecursionError:
         raise ExprError(f"expression nested too deeply (limit {MAX_DEPTH} levels)") from None
-    except (TypeError, ValueError, ArithmeticError) as exc:
-        if isinstance(exc, ExprError):
-            raise
-        raise ExprError(f"the expression cannot be formed: {exc}") from None
+    except ExprError:
+        raise
+    except Exception as exc:  # sympy may fail in many ways on odd input; the user gets one line, never a traceback
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise ExprError(f"the expression cannot be formed ({type(exc).__name__}: {first})") from None
     unused = sorted(set(exact) - translator.used_params)
     if unused:
         raise ExprError(f"parameter(s) {', '.join(unused)} given but not used in the expression")

@@ -133,6 +133,12 @@ def test_a_partial_operation_at_an_exact_zero_is_refuted(text: str) -> None:
     assert verdicts(text)["domain"] == "refuted"
 
 
+@pytest.mark.parametrize("text", ["(y*y) / ((y*y) / (0 if x == 0 else x))", "y / (0 if x == 0 else 1)"])
+def test_a_branch_that_divides_by_0_is_a_refutation_not_an_error(text: str) -> None:
+    p = validate(text, options=FRESH).property("domain")
+    assert p.verdict == "refuted" and p.counterexample is not None and Fraction(p.counterexample["x"]) == 0
+
+
 def test_division_by_an_exact_zero_constant_is_an_error() -> None:
     with pytest.raises(ExprError, match="division by zero"):
         validate(f"y / {ZERO}", options=FRESH)
