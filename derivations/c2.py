@@ -21,7 +21,7 @@ import torch
 from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
-from pgcheck import backends, check, updates
+from pgcheck import backends, updates
 from pgcheck.expr import X, Y
 
 ID = "c2"
@@ -45,7 +45,7 @@ def derive(ev: Evidence) -> None:
             "ε ∈ (0, 1)", same.method, same.proved)
 
     for env, ar_v, ao_v, _alpha, eps_v in TABLE2:
-        cert = check.validate("mla_ppo", {"ao": ao_v, "ar": ar_v, "eps": eps_v}, check.Options(use_cache=False))
+        cert = logic.validate("mla_ppo", {"ao": ao_v, "ar": ar_v, "eps": eps_v})
         ev.step(f"Table 2 {env}", f"mla_ppo(αo = {ao_v}, αr = {ar_v}, ε = {eps_v}) satisfies Assumption 5.1",
                 "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties)
                 + f"; neighbourhood {cert.property('2').neighbourhood}", cert.overall == "VALID")
@@ -70,7 +70,7 @@ def derive(ev: Evidence) -> None:
     gap = sympy.Max(1 - (1 + lo) * sympy.exp(-lo), 1 - (1 + hi) * sympy.exp(-hi))
     t = sympy.Symbol("t", real=True)
     dev = 1 - (1 + t) * sympy.exp(-t)
-    unimodal = sympy.simplify(sympy.diff(dev, t) - t * sympy.exp(-t)) == 0  # decreasing for t < 0, increasing after
+    unimodal = logic.zero(sympy.diff(dev, t) - t * sympy.exp(-t))  # decreasing for t < 0, increasing after
     ok_sec63 = exact_form.proved and unimodal and float(gap) < 0.03 and ppo.has(sympy.exp(X))
     ev.step("sec. 6.3", "(α, αo, αr) = (0, 1, 0) is approximately vanilla PPO: f_MLA(1,0)·τ_ε = y(1 + x)⁺τ_ε exactly, "
             f"and |1 − (1 + x)e^{{−x}}| ≤ {float(gap):.4f} on the trust region log(0.8) ≤ x ≤ log(1.2) (ε = 0.2)",

@@ -18,7 +18,7 @@ import torch
 
 from derivations import autograd as ag
 from derivations import softmax as sx
-from derivations.core import Evidence
+from derivations.core import Evidence, collect
 from pgcheck import updates
 
 ID = "eq16-18"
@@ -31,19 +31,26 @@ STATEMENT = ("Ĝ_PGPB = ΔR(∇q(s,a) − E_{u∼π}∇q(s,u)) + ∇E_{u∼πθ}
 def derive(ev: Evidence) -> None:
     sm = sx.Softmax()
     ok = {"16": True, "17": True, "18": True, "log": True}
+    bags: dict[str, list[dict[str, str]]] = {k: [] for k in ok}
     for a_is_b in (True, False):
         q_a = sx.QB if a_is_b else sx.QA
         dr = (sx.TB if a_is_b else sx.TA) - q_a
         centred = sx.d(q_a) - sm.pi(True)  # ∂/∂q_b of q_a minus E_u[∂q_u/∂q_b] = π_b
-        ok["log"] = ok["log"] and sx.identity(sx.d(sm.log_pi(a_is_b)), centred)
         pgpb = dr * sx.d(sm.log_pi(a_is_b)) - sx.d(sm.entropy)
-        ok["16"] = ok["16"] and sx.identity(pgpb, dr * centred + sm.grad_E_fixed_values(lambda q, _t: q))
-        ok["17"] = ok["17"] and sx.identity(dr * sx.d(sm.log_pi(a_is_b)), dr * centred)
-        ok["18"] = ok["18"] and sx.identity(sx.d(-dr ** 2 / 2), dr * sx.d(q_a))  # T̂ is a constant for ∂/∂q_b
-    ev.lemma("eq. (4)", "∇log π(a|s) = ∇q(s,a) − E_{u∼π}[∇q(s,u)]", sx.METHOD, ok["log"])
-    ev.step("eq. (16)", "ΔR∇log π(a|s) − ∇H = ΔR(∇q(s,a) − E_u∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]", sx.METHOD, ok["16"])
-    ev.step("eq. (17)", "ΔR∇log π(a|s) = ΔR(∇q(s,a) − E_u∇q(s,u))", sx.METHOD, ok["17"])
-    ev.step("eq. (18)", "Ĝ_MSE = −∇½(T̂ − q(s,a))² with T̂ held fixed (eq. 9) = ΔR∇q(s,a)", sx.METHOD, ok["18"])
+        pairs = {"log": (sx.d(sm.log_pi(a_is_b)), centred),
+                 "16": (pgpb, dr * centred + sm.grad_E_fixed_values(lambda q, _t: q)),
+                 "17": (dr * sx.d(sm.log_pi(a_is_b)), dr * centred),
+                 "18": (sx.d(-dr ** 2 / 2), dr * sx.d(q_a))}  # T̂ is a constant for ∂/∂q_b
+        for key, (lhs, rhs) in pairs.items():
+            with collect() as bag:
+                ok[key] = ok[key] and sx.identity(lhs, rhs)
+            bags[key] += bag
+    ev.lemma("eq. (4)", "∇log π(a|s) = ∇q(s,a) − E_{u∼π}[∇q(s,u)]", sx.METHOD, ok["log"], evidence=bags["log"])
+    ev.step("eq. (16)", "ΔR∇log π(a|s) − ∇H = ΔR(∇q(s,a) − E_u∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]", sx.METHOD, ok["16"],
+            evidence=bags["16"])
+    ev.step("eq. (17)", "ΔR∇log π(a|s) = ΔR(∇q(s,a) − E_u∇q(s,u))", sx.METHOD, ok["17"], evidence=bags["17"])
+    ev.step("eq. (18)", "Ĝ_MSE = −∇½(T̂ − q(s,a))² with T̂ held fixed (eq. 9) = ΔR∇q(s,a)", sx.METHOD, ok["18"],
+            evidence=bags["18"])
     ev.scope = "general |A| ≥ 2, a = b and a ≠ b, any differentiable qθ: per-coordinate sympy identities"
     ev.complete = True
 

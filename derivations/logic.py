@@ -18,7 +18,9 @@ from typing import Any
 import sympy
 import z3
 
-from pgcheck import exact, expr, scales, smt
+from derivations.core import record
+from pgcheck import check, exact, expr, scales, smt
+from pgcheck.certificate import Certificate
 from pgcheck.expr import X, Y
 
 Number = Fraction | int | str
@@ -80,6 +82,9 @@ def z3_version() -> str:
     return str(z3.get_version_string())
 
 
+CONTROL_TIMEOUT_MS = 5000
+
+
 def prove(goal: sympy.Basic, assume: Sequence[sympy.Basic] = (), timeout_ms: int = 20000) -> Z3Result:
     """Prove ``assume ⇒ goal`` for all real values of the free symbols by z3 ``unsat`` of the negation.
 
@@ -87,7 +92,22 @@ def prove(goal: sympy.Basic, assume: Sequence[sympy.Basic] = (), timeout_ms: int
     sound abstraction (true facts only) for exp/log. Every domain obligation the encoder records (a
     Piecewise branch, a log argument) is discharged under the assumptions too, or the result is not a
     proof. ``sat`` returns z3's model (a candidate; callers re-check counterexamples exactly).
+
+    Negative control: after a proof, ``assume ⇒ ¬goal`` must *not* be provable in the same encoding. It is
+    provable exactly when the assumptions and the abstraction's axioms are contradictory (or the encoding
+    collapses), i.e. when the proof is vacuous. The computation is recorded (:func:`derivations.core.record`)
+    with a digest of the goal and the assumptions, z3's answer and the control's outcome.
     """
+    result = _prove(goal, assume, timeout_ms)
+    control = None
+    if result.proved:
+        control = not _prove(sympy.Not(goal), assume, CONTROL_TIMEOUT_MS, obligations=False).proved
+    record("z3", (goal, *assume), result.status, control)
+    return result
+
+
+def _prove(goal: sympy.Basic, assume: Sequence[sympy.Basic], timeout_ms: int,
+           obligations: bool = True) -> Z3Result:
     enc = smt.Encoder()
     symbols = sorted(set().union(goal.free_symbols, *[a.free_symbols for a in assume]) | {X, Y},
                      key=lambda s: s.name)
@@ -116,7 +136,7 @@ def prove(goal: sympy.Basic, assume: Sequence[sympy.Basic] = (), timeout_ms: int
     if status != "unsat":
         return Z3Result("unknown", how + f": undecided ({status})", {})
     how += ": negation unsatisfiable"
-    for ob in enc.obligations:
+    for ob in enc.obligations if obligations else ():
         s2 = z3.Solver()
         s2.set("timeout", timeout_ms)
         s2.add(*enc.axioms, *hyps, ob.guard, z3.Not(ob.cond))
@@ -142,7 +162,40 @@ def value(e: sympy.Expr, point: Mapping[sympy.Symbol, Number | sympy.Rational]) 
     if isinstance(out, sympy.Piecewise):
         out = out.doit()
     assert isinstance(out, sympy.Expr), out
+    record("exact value", (e, *sorted(sub.items(), key=lambda kv: kv[0].name)), str(out)[:120])
     return out
+
+
+def validate(name: str, params: Mapping[str, str] | None = None) -> Certificate:
+    """pgcheck's validator on ``name`` (a registry name or an expression), never from the cache; recorded."""
+    cert = check.validate(name, dict(params or {}), check.Options(use_cache=False))
+    record("pgcheck validate", (name, sorted((params or {}).items())),
+           cert.overall + ": " + ", ".join(f"{p.prop} {p.verdict}" for p in cert.properties))
+    return cert
+
+
+def taylor2(e: sympy.Expr) -> sympy.Expr:
+    """pgcheck's second-order Taylor polynomial at (0, 0) (:func:`pgcheck.check.taylor2_polynomial`), recorded."""
+    poly = check.taylor2_polynomial(e)
+    record("pgcheck taylor2", (e,), str(poly)[:120])
+    return poly
+
+
+def zero(e: sympy.Expr) -> bool:
+    """``sympy.simplify(e) == 0``, recorded, with the negative control ``e + 1/7 ≠ 0``."""
+    residual = sympy.simplify(e)
+    ok = residual == 0
+    control = None
+    if ok:
+        control = sympy.simplify(e + sympy.Rational(1, 7)) != 0
+    record("sympy simplify", (e,), f"residual {residual}"[:120], control)
+    return bool(ok)
+
+
+def fact(what: str, inputs: tuple[object, ...], holds: bool) -> bool:
+    """Record a computed fact that is neither a proof nor an identity (a count, a comparison of numbers)."""
+    record("computed", (what, *inputs), f"{what}: {'yes' if holds else 'no'}")
+    return holds
 
 
 def sign(v: sympy.Expr) -> int:
@@ -154,5 +207,5 @@ def show(v: sympy.Expr) -> str:
     return exact.show(v)
 
 
-__all__ = ["X", "Y", "Z3Result", "eq", "parse", "prove", "registry", "registry_symbolic", "show", "sign",
-           "value"]
+__all__ = ["X", "Y", "Z3Result", "eq", "fact", "parse", "prove", "registry", "registry_symbolic", "show", "sign",
+           "validate", "value", "zero"]

@@ -22,7 +22,6 @@ from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
 from pgcheck import backends
-from pgcheck.check import taylor2_polynomial
 from pgcheck.expr import X, Y
 
 ID = "obs5.3"
@@ -50,7 +49,7 @@ def derive(ev: Evidence) -> None:
             "|x|, |y| ≤ ½ — and nowhere else", same.method, same.proved and differ.proved and hood.proved,
             detail="e.g. at (0, −2): f_MLA = −1/2, f_MLA(1,½) = −1")
     target = sympy.expand(Y + X * Y + Y ** 2 / 2)
-    t_half, t_mla, t_ml = taylor2_polynomial(f_half), taylor2_polynomial(mla), taylor2_polynomial(f_ml)
+    t_half, t_mla, t_ml = logic.taylor2(f_half), logic.taylor2(mla), logic.taylor2(f_ml)
     ml_series = _series2(f_ml)
     ok = all(t == target for t in (t_half, t_mla, t_ml)) and ml_series == target
     third = sympy.expand(sympy.series((sympy.exp(X) * (sympy.exp(Y) - 1)).subs({X: 0}), Y, 0, 4).removeO()
@@ -66,7 +65,7 @@ def derive(ev: Evidence) -> None:
     ev.step("Obs. 5.3 (2)", "f_MLA(1,0)(x, y) = y max(1 + x, (1 + x)⁺/2) = y max(1 + x, 0) for every x, y",
             "z3 (pgcheck.smt encoder, exact)", r_chain)
     sq = logic.registry("sq")
-    t10, tsq = taylor2_polynomial(f10), taylor2_polynomial(sq)
+    t10, tsq = logic.taylor2(f10), logic.taylor2(sq)
     cubic = sympy.expand(_series3(sq) - sympy.expand(Y * (1 + X)))
     ev.step("Obs. 5.3 (2)", "y max(1 + x, 0) ≊ y eˣ = f_SQ: equal second-order Taylor polynomials y + xy at (0,0) "
             "(first order in x); they differ by x²y/2 at third order",

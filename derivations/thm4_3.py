@@ -107,7 +107,7 @@ def derive(ev: Evidence) -> None:
             point = {rho: rho_in, adv: a_sign, eps: sympy.Rational(1, 5)}
             tau_printed = logic.value(_ind(sympy.Or(sympy.And(adv > 0, rho < 1 + eps),
                                                     sympy.And(adv < 0, rho > 1 - eps))), point)
-            ok_regions = ok_regions and same and sympy.simplify(tau - tau_printed) == 0
+            ok_regions = ok_regions and same and logic.zero(tau - tau_printed)
             regions.append(f"Â{'>' if a_sign > 0 else '<'}0, ρ {where}: τ = {tau}")
     ev.step("(55)–(56)", "in each open region J_PPO is ρÂ (τ = 1) or constant (τ = 0): ∇J = τ_ε Â∇ρ = "
             "τ_ε e^{ΔO} Â ∇log πθ(a|s) (∇ρ = ρ∇log π); J is not differentiable at ρ = 1 ± ε (a null set)",
@@ -206,7 +206,8 @@ def _cross_check(ev: Evidence) -> None:
             f"for ε ∈ {{0.2, 0.3}}, {2 * n_samples} samples; softmax MLP policy, 48 samples; region counts {summary}; "
             f"{near_kink} samples within 1e-9 of a kink skipped")
     ev.lemma("cross-check coverage", "every region (sign Â × ΔO below/inside/above the trust region) has ≥ 3 "
-             "samples for each ε", "count of the seeded samples", populated, detail=summary)
+             "samples for each ε", "count of the seeded samples", logic.fact("region counts", (summary,), populated),
+             detail=summary)
     ev.check("Theorem 4.3", "autograd of min(ρÂ, clip(ρ,1−ε,1+ε)Â) vs pgcheck upi_loss(ppo ε), β = 0", inst,
              surrogate.error, 1e-12, surrogate.magnitude)
     ev.check("eq. (30)/(34) with β", "pgcheck upi_loss(ppo, β = 0.01) vs f∇log π + β∇H (autograd, Gaussian entropy)",

@@ -113,8 +113,11 @@ def test_exact_mdp_visitation_and_value() -> None:
 
 
 def test_symbolic_policy_gradient_theorem() -> None:
-    out, _ = mdp.symbolic_pg_theorem()
+    out, records, _ = mdp.symbolic_pg_theorem()
     assert out == {"total": True, "value": True, "pg": True, "printed": False}
+    # each holding identity carries its negative control (a perturbed right side must fail)
+    assert {k: r.get("negative control") for k, r in records.items()} == {
+        "total": "failed as expected", "value": "failed as expected", "pg": "failed as expected", "printed": None}
 
 
 # --- verdicts ---------------------------------------------------------------------------------------
