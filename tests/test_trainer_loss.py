@@ -20,7 +20,7 @@ def _grad_wrt_value(values: list[float], old: list[float], targets: list[float],
     v = torch.tensor(values, dtype=torch.float64, requires_grad=True)
     loss = value_loss_fn(v, torch.tensor(old, dtype=torch.float64), torch.tensor(targets, dtype=torch.float64), clip)
     (g,) = torch.autograd.grad(loss, [v])
-    return float(loss), g.tolist()
+    return float(loss.detach()), g.tolist()
 
 
 def test_value_clip_is_pessimistic_it_keeps_the_larger_error() -> None:
