@@ -108,9 +108,10 @@ def derive(ev: Evidence) -> None:
         at = c.goal.subs(point) if point else c.goal
         refuted = at is sympy.false or (isinstance(at, sympy.Rel) and _exact_truth(at) is False)
         shown = ", ".join(f"{k} = {v}" for k, v in c.witness.items()) or "the constants themselves"
-        ev.lemma(f"{c.abstraction}: negative control", f"not proved although z3 was asked: {c.text} (false: at {shown})",
-                 r.method, logic.fact("false for the real function, and not proved", (c.goal, *c.assume, shown),
-                                      refuted and not r.proved and c.abstraction in r.method),
+        holds = logic.fact("false for the real function, and not proved", (c.goal, *c.assume, shown),
+                           refuted and not r.proved and c.abstraction in r.method)
+        ev.lemma(f"{c.abstraction}: negative control",
+                 f"not proved although z3 was asked: {c.text} (false: at {shown})", r.method, holds,
                  detail=f"z3: {r.status}")
     for text, params, prop, why in INVALID:
         cert = logic.validate(text, params)
@@ -119,9 +120,10 @@ def derive(ev: Evidence) -> None:
         ev.lemma("validate: negative control", f"{shown} ({why}) is INVALID, property {prop} refuted",
                  "pgcheck validate: " + "; ".join(f"{k}: {v}" for k, v in verdicts.items()),
                  cert.overall == "INVALID" and verdicts.get(prop) == "refuted")
-    ev.scope = (f"{sum(c.witness is not None for c in CONTROLS)} false statements (exactly refuted) stay unproved and "
-                f"{sum(c.witness is None for c in CONTROLS)} true ones are proved, for every abstraction of pgcheck.smt; "
-                f"{len(INVALID)} invalid scale functions refuted by pgcheck validate")
+    n_false = sum(c.witness is not None for c in CONTROLS)
+    ev.scope = (f"{n_false} false statements (exactly refuted) stay unproved and {len(CONTROLS) - n_false} true ones "
+                f"are proved, for every abstraction of pgcheck.smt; {len(INVALID)} invalid scale functions refuted by "
+                "pgcheck validate")
     ev.complete = True
 
 

@@ -4,7 +4,11 @@ pgcheck's own encoder (:mod:`pgcheck.smt`), and exact evaluation of counterexamp
 Nothing here re-defines a scale function: :func:`registry` parses the one definition in
 :mod:`pgcheck.scales` (with pgcheck's parser), :func:`registry_symbolic` parses the same text with the
 parameters left as real symbols, and :func:`prove` encodes sympy formulas with
-:class:`pgcheck.smt.Encoder`, the encoder the validator uses.
+:class:`pgcheck.smt.Encoder`, the encoder the validator uses. The paper's *printed* formulas are not parsed
+here: derivations write them with sympy directly (the independence rules of :mod:`derivations`).
+
+Every helper that decides something records it (:func:`derivations.core.record`): z3 proofs with their
+negative control, exact values, validator runs, Taylor polynomials, sympy residuals and computed facts.
 """
 
 from __future__ import annotations
@@ -30,11 +34,6 @@ def registry(name: str, **params: Number) -> sympy.Expr:
     """The registry's scale function ``name`` (pgcheck.scales) with exact parameter values."""
     given = {k: v if isinstance(v, Fraction) else Fraction(str(v)) for k, v in params.items()}
     return scales.get(name).expression(given).expr
-
-
-def parse(text: str, **params: Number) -> sympy.Expr:
-    """A printed formula of the paper, parsed by pgcheck's own parser (x = ΔO, y = ΔR)."""
-    return expr.parse(text, {k: Fraction(str(v)) for k, v in params.items()}).expr
 
 
 class _SymbolicParams(expr._Translator):
@@ -207,5 +206,5 @@ def show(v: sympy.Expr) -> str:
     return exact.show(v)
 
 
-__all__ = ["X", "Y", "Z3Result", "eq", "fact", "parse", "prove", "registry", "registry_symbolic", "show", "sign",
+__all__ = ["X", "Y", "Z3Result", "eq", "fact", "prove", "registry", "registry_symbolic", "show", "sign",
            "validate", "value", "zero"]

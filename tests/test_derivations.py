@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from derivations import autograd as ag
 from derivations import logic, mdp
 from derivations import softmax as sx
-from derivations.core import Evidence, sig
+from derivations.core import Control, CrossCheck, Evidence, make_record, record, sig, take_records
 from derivations.registry import CLAIMS, IDS
 from pgcheck.expr import X, Y
 
@@ -123,28 +123,65 @@ def test_symbolic_policy_gradient_theorem() -> None:
 # --- verdicts ---------------------------------------------------------------------------------------
 
 
+REC = [make_record("test", ("a computation",), "done", True)]
+
+
 def test_verdict_rules() -> None:
     ev = Evidence(complete=True)
-    ev.step("(1)", "s", "m", True)
+    ev.step("(1)", "s", "m", True, evidence=REC)
     ev.check("c", "a vs b", "i", 1e-15, 1e-12)
     assert ev.verdict() == "proved"
     ev.complete = False
     assert ev.verdict() == "cross-checked"
-    ev.step("(2)", "printed and false", "m", False, erratum="E1")
+    ev.step("(2)", "printed and false", "m", False, erratum="E1", evidence=REC)
     assert ev.verdict() == "failed"  # no erratum recorded yet
     ev.add_erratum("E1", "(2)", "p", "cx", "c", True)
     assert ev.verdict() == "erratum"
-    ev.lemma("(3)", "our lemma", "m", False)
+    ev.lemma("(3)", "our lemma", "m", False, evidence=REC)
     assert ev.verdict() == "failed"
+
+
+def test_a_bare_boolean_step_and_a_passing_negative_control_fail_the_claim() -> None:
+    take_records()
+    ev = Evidence(complete=True)
+    ev.step("(1)", "forged", "m", True)  # nothing was computed
+    assert ev.verdict() == "failed" and "no computation is recorded" in ev.problems()[0]
+    ev2 = Evidence(complete=True)
+    record("test", ("x",), "residual 0", control=False)  # its perturbed version passed too
+    ev2.step("(1)", "vacuous", "m", True)
+    assert ev2.verdict() == "failed" and "negative control passed" in ev2.problems()[0]
+    ev3 = Evidence(complete=True)
+    ev3.step("(1)", "s", "m", True, evidence=REC)
+    ev3.check("c", "a vs b", "i", 1e-15, 1e-12, control=Control("a deliberate bug", 1e-16))
+    assert ev3.verdict() == "failed" and "negative control" in ev3.problems()[0]
+    ev3.checks[0] = CrossCheck("c", "a vs b", "i", 1e-15, 1e-12, control=Control("a deliberate bug", 0.5))
+    assert ev3.verdict() == "proved"
+
+
+def test_identity_and_z3_steps_record_digests_and_controls() -> None:
+    take_records()
+    assert sx.identity(sx.d(sx.Softmax().log_pi(True)), 1 - sx.Softmax().pi(True))
+    assert logic.prove(X > 0, [X > 1]).proved
+    recs = take_records()
+    assert [r["kind"] for r in recs] == ["sympy zero test", "z3"]
+    assert all(r["negative control"] == "failed as expected" for r in recs)
+    # contradictory assumptions make anything provable: the z3 step's control notices
+    logic.prove(X > 1, [X > 2, X < 0])
+    (vacuous,) = take_records()
+    assert vacuous["negative control"].startswith("PASSED")
+    # the digest depends on what was checked
+    assert logic.prove(X > 0, [X > 1]).proved and logic.prove(Y > 0, [Y > 1]).proved
+    a, b = take_records()
+    assert a["digest"] != b["digest"]
 
 
 def test_failed_cross_check_and_unconfirmed_erratum_fail() -> None:
     ev = Evidence(complete=True)
-    ev.step("(1)", "s", "m", True)
+    ev.step("(1)", "s", "m", True, evidence=REC)
     ev.check("c", "a vs b", "i", 1e-3, 1e-12)
     assert ev.verdict() == "failed"
     ev2 = Evidence(complete=True)
-    ev2.step("(1)", "s", "m", False, erratum="E1")
+    ev2.step("(1)", "s", "m", False, erratum="E1", evidence=REC)
     ev2.add_erratum("E1", "(1)", "p", "cx", "c", False)
     assert ev2.verdict() == "failed"
     ev3 = Evidence(complete=True)
@@ -164,7 +201,7 @@ def test_a_crashing_derivation_is_a_failed_claim() -> None:
 
 def test_registry_covers_design_claims() -> None:
     assert IDS == ("thm3.1", "thm3.3", "cor3.4", "thm3.5", "eq16-18", "eq19-21", "eq22-23", "eq24", "eq26-28",
-                   "thm4.3", "asm5.1", "a1", "eq35-t1", "obs5.3", "rem5.2", "c2")
+                   "thm4.3", "asm5.1", "a1", "eq35-t1", "obs5.3", "rem5.2", "c2", "ppo-trainer", "controls")
     assert all(c.statement and c.reference and c.title for c in CLAIMS)
 
 
