@@ -14,9 +14,11 @@ failure (= caught):
 3. the whole pytest suite.
 
 A mutant that passes all three *survived*. ruff and mypy are not run: the mutants are well-typed
-semantic changes. ``--before`` uses each entry's ``before`` snippets (the code as it was on main before
-issue 11) where it has them. The copy is imported through ``PYTHONPATH`` (checked before the run), with a
-fresh ``PGCHECK_CACHE_DIR`` per mutant so no certificate cached from the unmutated code is reused.
+semantic changes. Before any mutant, the unmutated copy must pass the same three stages (the baseline;
+``--no-baseline`` skips it), or every mutant would count as caught. ``--before`` uses each entry's
+``before`` snippets (the code as it was on main before issue 11) where it has them. The copy is
+imported through ``PYTHONPATH`` (checked before the run), with a fresh ``PGCHECK_CACHE_DIR`` per mutant
+so no certificate cached from the unmutated code is reused.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def load(path: Path = MUTANTS, before: bool = False) -> list[Mutant]:
 
 def apply(m: Mutant, tree: Path) -> None:
     """Replace the mutant's snippet in ``tree`` (a copy); the snippet must occur exactly once."""
+    if not m.original:  # the baseline: nothing to change
+        return
     path = tree / m.file
     text = path.read_text(encoding="utf-8")
     n = text.count(m.original)
@@ -138,6 +142,7 @@ def main() -> int:
     p.add_argument("--source", type=Path, default=ROOT, help="the repository to mutate (copied; default: here)")
     p.add_argument("--before", action="store_true", help="use the snippets of the code before issue 11")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--no-baseline", action="store_true", help="do not first check that the unmutated copy passes")
     args = p.parse_args()
     mutants = load(before=args.before)
     if args.only:
@@ -155,6 +160,12 @@ def main() -> int:
             if text.count(m.original) != 1:
                 p.error(f"{m.id}: the original snippet occurs {text.count(m.original)} times in {m.file}")
         check_import(tree, python)
+    if not args.no_baseline:
+        base = run_mutant(Mutant("baseline", mutants[0].file, "", "", "the unmutated code"), source, python)
+        if base["caught"]:
+            print(f"the unmutated code fails {base['by']}: {base.get('evidence')}", file=sys.stderr)
+            return 2
+        print(f"baseline: the unmutated code passes every stage ({base['seconds']:.0f} s)", flush=True)
     results = []
     for i, m in enumerate(mutants, 1):
         r = run_mutant(m, source, python)
