@@ -9,6 +9,8 @@ proof that suddenly fails. This claim pins both directions, for each abstraction
 * **negative controls** — statements that are false for the real function (each refuted at a witness
   point by exact evaluation, :mod:`pgcheck.exact`): z3 must not prove them through the encoder, e.g.
   exp(t) ≥ 1 + 2t, log t ≤ (t − 1)/2, tanh t ≤ t/2 for t > 0, sin t ≥ 0, log 2 > 0.7;
+  (log t)² ≥ 0 for every real t, which holds wherever log t is defined and is stopped only by the encoder's
+  domain obligation;
 * **positive controls** — true statements the abstraction is meant to prove (exp(t) ≥ 1 + t,
   log t ≤ t − 1, |tanh t| ≤ |t|, −1 ≤ sin t ≤ 1, 0.69 < log 2 < 0.7, …).
 
@@ -66,6 +68,8 @@ CONTROLS: tuple[Control, ...] = (
     _true("exp", "exp(t) ≤ 1/(1 − t) for t < 1", exp(T) * (1 - T) <= 1, (T < 1,)),
     _false("log", "log t ≤ (t − 1)/2 for t > 0", 2 * log(T) <= T - 1, {T: "11/10"}, (T > 0,)),
     _false("log", "log t ≥ t − 1 for t > 0", log(T) >= T - 1, {T: "2"}, (T > 0,)),
+    # true wherever it is defined, so only the encoder's domain obligation (log of t > 0) stops it
+    _false("log", "(log t)² ≥ 0 for every real t (log is undefined for t ≤ 0)", log(T) ** 2 >= 0, {T: "-1"}),
     _true("log", "1 − 1/t ≤ log t ≤ t − 1 for t > 0", sympy.And(log(T) <= T - 1, T * log(T) >= T - 1), (T > 0,)),
     _false("tanh", "tanh t ≤ t/2 for t > 0", 2 * tanh(T) <= T, {T: "1/10"}, (T > 0,)),
     _false("tanh", "tanh t ≥ t for t > 0", tanh(T) >= T, {T: "1"}, (T > 0,)),

@@ -140,17 +140,20 @@ class CrossCheck:
     scale: float = 1.0
     control: Control | None = None
 
+    def within(self, error: float) -> bool:
+        """The comparison itself: ``error`` finite and at most the tolerance (the check and its control)."""
+        return math.isfinite(error) and error <= self.tolerance
+
     @property
     def passed(self) -> bool:
-        return math.isfinite(self.max_abs_error) and self.max_abs_error <= self.tolerance
+        return self.within(self.max_abs_error)
 
     @property
     def control_failed(self) -> bool | None:
-        """Whether the negative control failed the comparison, as it must (None: no control)."""
+        """Whether the negative control failed the same comparison, as it must (None: no control)."""
         if self.control is None:
             return None
-        e = self.control.max_abs_error
-        return not (math.isfinite(e) and e <= self.tolerance)
+        return not self.within(self.control.max_abs_error)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "compares": self.compares, "instances": self.instances,

@@ -207,3 +207,19 @@ def test_registry_covers_design_claims() -> None:
 
 def test_sig() -> None:
     assert sig(1.23456e-15) == 1.2e-15 and sig(0.0) == 0.0
+
+
+def test_the_derivations_gaussian_density_and_entropy_match_torch_distributions() -> None:
+    """The helpers of derivations.autograd sit on both sides of thm4.3's cross-check: pin them independently."""
+    g = ag.generator(5)
+    mean, std, action = ag.randn(g, 3), ag.randn(g, 3, scale=0.3).exp(), ag.randn(g, 3)
+    normal = torch.distributions.Normal(mean, std)
+    torch.testing.assert_close(ag.gaussian_log_prob(mean, std, action), normal.log_prob(action).sum().reshape(1))
+    torch.testing.assert_close(ag.gaussian_entropy(std), normal.entropy().sum().reshape(1))
+
+
+def test_an_undischarged_domain_obligation_is_not_a_proof() -> None:
+    # (log x)² ≥ 0 holds wherever log x is defined: only the obligation x > 0 stops the proof
+    r = logic.prove(sympy.log(X) ** 2 >= 0)
+    assert not r.proved and "obligation not discharged" in r.method
+    assert logic.prove(sympy.log(X) ** 2 >= 0, [X > 0]).proved

@@ -90,6 +90,13 @@ def test_check_ignores_timings_versions_and_float_noise_but_not_verdicts(tmp_pat
     path.write_text(json.dumps(data))
     assert prove.check(tmp_path, certs, full=False).ok
 
+    flipped = json.loads(json.dumps(data))
+    flipped["steps"][0]["holds"] = not flipped["steps"][0]["holds"]
+    assert any("holds" in m for m in prove.differences(flipped, certs[FAST.index("eq35-t1")]))
+    forged = json.loads(json.dumps(data))
+    forged["steps"][0]["evidence"] = []  # a step whose computation was replaced by a constant
+    assert any("evidence" in m for m in prove.differences(forged, certs[FAST.index("eq35-t1")]))
+
     data["verdict"] = "proved?"
     data["steps"][1]["statement"] += " (edited)"
     path.write_text(json.dumps(data))
