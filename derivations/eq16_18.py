@@ -22,6 +22,7 @@ from derivations.core import Evidence, collect
 from pgcheck import updates
 
 ID = "eq16-18"
+BATCH = 12
 TITLE = "PGPB, MVE and MSE written through qθ (the form axis)"
 REFERENCE = "eqs. (16)–(18), from (5), (9), (10), Thm 3.5 and eq. (4); eqs. (31)–(33) with f = y"
 STATEMENT = ("Ĝ_PGPB = ΔR(∇q(s,a) − E_{u∼π}∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]; "
@@ -69,20 +70,20 @@ def derive(ev: Evidence) -> None:
                     errs["17"].add(ag.pgcheck_update("uv", model, s, a, 0.0, dr, f), dr * ref.grad_log_pi)
                     errs["18"].add(ag.pgcheck_update("uq", model, s, a, 0.0, dr, f), dr * ref.grad_q)
             # the same in one batch: pgcheck's losses average over the batch (−∇loss = mean of the updates)
-            states = torch.arange(n_states)
-            actions = torch.randint(0, n_actions, (n_states,), generator=g)
-            drs = ag.randn(g, n_states)
-            zero = torch.zeros(n_states, dtype=ag.DTYPE)
+            states = torch.arange(BATCH) % n_states  # a batch of 12 ≥ 8 (states repeat, actions drawn)
+            actions = torch.randint(0, n_actions, (BATCH,), generator=g)
+            drs = ag.randn(g, BATCH)
+            zero = torch.zeros(BATCH, dtype=ag.DTYPE)
             logits = model(states)
             for form, loss_fn in (("up", updates.up_loss), ("uv", updates.uv_loss), ("uq", updates.uq_loss)):
                 batch = -ag.flat_grad(loss_fn(f, logits, actions, zero, drs), model.params)
-                refs = [ag.reference(model, s, int(actions[s])) for s in range(n_states)]
+                refs = [ag.reference(model, int(states[i]), int(actions[i])) for i in range(BATCH)]
                 per = [float(drs[s]) * (r.grad_q if form == "uq" else r.grad_log_pi)
                        - (r.grad_entropy if form == "up" else 0 * r.grad_q) for s, r in enumerate(refs)]
                 errs["batch"].add(batch, torch.stack(per).mean(0))
     inst = f"every (s, a) of {n_states} states × |A| = {n_actions}, random ΔR, tabular logits and MLP, float64"
     ev.check("batch mean", "pgcheck up/uv/uq_loss(q) on a batch vs the mean of the per-sample definitions (5), (10), "
-             "(9)", f"a batch of {n_states} samples per model", errs["batch"].error, 1e-12, errs["batch"].magnitude)
+             "(9)", f"a batch of {BATCH} samples per model", errs["batch"].error, 1e-12, errs["batch"].magnitude)
     ev.check("eq. (16)", "pgcheck up_loss(q) vs ΔR∇log π − ∇H (definition 5, autograd)", inst,
              errs["16"].error, 1e-12, errs["16"].magnitude)
     ev.check("eq. (17)", "pgcheck uv_loss(q) vs ΔR∇log π (definition 10, autograd)", inst,
