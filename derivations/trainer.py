@@ -3,7 +3,9 @@
 Claim: on a minibatch of a real Hopper-v5 rollout collected and evaluated by the trainer's own code
 (:class:`agents.ppo.PPO`: observation normalisation, reward scaling, GAE), with the trainer's per-minibatch
 advantage normalisation (:func:`agents.ppo.normalize_advantages`), ``−∇θ`` of the trainer's minibatch loss
-(:func:`agents.ppo.ppo_loss`) equals the paper's update computed from first principles in float64:
+(:func:`agents.ppo.ppo_loss`, evaluated on a float64 copy of the trainer's :class:`agents.policy.ActorCritic`
+— the same code path the float32 trainer runs, in float64 so the comparison can be tight) equals the
+paper's update computed from first principles in float64:
 
 * actor and log σ: ``mean_b[f(ΔO_b, ΔR_b)∇θ log πθ(a_b|s_b)] + β∇θ H`` (eq. 30) with ``ΔO = log πθ − log π_old``
   (eq. 25) and ``ΔR = Â − α(log πθ + H)`` (eq. 29), f from a sympy expression of the paper's formula; for
