@@ -8,15 +8,18 @@ The whole algorithm is in this file, top to bottom:
    remember where episodes ended and the final observation of every time-limit truncation.
 2. :meth:`PPO.evaluate_rollout` — one batched pass: behaviour log-probabilities ``log π_old(a|s)``,
    values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets.
-3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches. The policy loss is
+3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches (advantages normalised per
+   minibatch by :func:`normalize_advantages`). The loss of a minibatch is the pure function
+   :func:`ppo_loss`; its policy part is
 
    ``upi_loss(scale, log π_θ, H, ΔO, ΔR, β)`` with ``ΔO = log π_θ − log π_old`` and
-   ``ΔR = Â − α (log π_θ + H)`` (eq. 29; Â normalised per minibatch),
+   ``ΔR = Â − α (log π_θ + H)`` (eq. 29),
 
    i.e. ``−mean_b[f(ΔO, ΔR) ∇log π_θ + β ∇H]``, with ``f`` evaluated on the detached ΔO, ΔR as a per-
    sample coefficient. With ``f = ppo(ε)`` and α = 0 its gradient is the clipped-surrogate gradient
    (Theorem 4.3); with ``f = mla_ppo(αo, αr, ε)`` it is the paper's MLA-PPO (Appendix C.2). The value loss
-   is ``½ (V − target)²`` (optionally clipped around the old value), the optimiser is Adam on the sum,
+   is ``½ (V − target)²`` (optionally clipped around the old value, :func:`value_loss_fn`), the optimiser
+   is Adam on the sum,
    with a global gradient-norm clip and a linearly annealed learning rate.
 
 The trainer accepts the scale only as a :class:`~pgcheck.certificate.CheckedScale`; there is no way to
@@ -144,6 +147,50 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but torch sees no CUDA device (use --device cpu or auto)")
     return torch.device(name)
+
+
+def normalize_advantages(advantages: torch.Tensor, minibatch_size: int) -> torch.Tensor:
+    """Â normalised within each consecutive block of ``minibatch_size`` (each minibatch): minus the block's
+    mean, divided by its standard deviation (unbiased, n − 1) plus 1e-8."""
+    a = advantages.view(-1, minibatch_size)
+    return ((a - a.mean(1, keepdim=True)) / (a.std(1, keepdim=True) + 1e-8)).view(-1)
+
+
+def value_loss_fn(values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor,
+                  clip: float | None) -> torch.Tensor:
+    """``½ mean (V − target)²``; with ``clip``, the pessimistic clipped form
+    ``½ mean max((V − target)², (V_old + clip(V − V_old, −clip, clip) − target)²)``."""
+    if clip is not None:
+        clipped = old_values + (values - old_values).clamp(-clip, clip)
+        return 0.5 * torch.maximum((values - targets) ** 2, (clipped - targets) ** 2).mean()
+    return 0.5 * ((values - targets) ** 2).mean()
+
+
+def ppo_loss(policy: ActorCritic, scale: CheckedScale, c: PPOConfig,
+             mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The loss of one minibatch ``mb`` (obs, actions, log_prob = log π_old, advantages — already normalised
+    if the config says so —, targets, values = the rollout's V) and its parts (detached).
+
+    Policy: ``Uπ(f)`` of eq. (30) with ``ΔO = log π_θ − log π_old`` (eq. 25) and ``ΔR = Â − α (log π_θ + H)``
+    (eq. 29), i.e. the gradient of the loss is ``−mean_b [f(ΔO, ΔR) ∇log π_θ + β ∇H]``. Value: ``vf_coef`` times
+    :func:`value_loss_fn` (clipped when ``clip_vloss``). This is the one place the trainer's loss is computed;
+    the proof suite's claim ``ppo-trainer`` differentiates this function.
+    """
+    obs, actions, old_log_prob = mb["obs"], mb["actions"], mb["log_prob"]
+    adv, targets, old_values = mb["advantages"], mb["targets"], mb["values"]
+
+    # policy: Uπ(f) with ΔO = log π_θ − log π_old and ΔR from eq. 29
+    log_prob, entropy = policy.log_prob_entropy(obs, actions)
+    d_o = delta_o(log_prob, old_log_prob)
+    d_r = delta_r_pi(adv, log_prob, entropy, c.alpha)
+    policy_loss = upi_loss(scale, log_prob, entropy, d_o, d_r, c.ent_coef)
+
+    # value: squared error, optionally clipped around the rollout's value
+    value_loss = value_loss_fn(policy.value(obs), old_values, targets, c.vf_clip if c.clip_vloss else None)
+
+    loss = policy_loss + c.vf_coef * value_loss
+    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+                  "log_prob": log_prob.detach()}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -289,28 +336,11 @@ class PPO:
             perm = torch.from_numpy(self.mb_rng.permutation(n)).to(self.device)
             b = {k: v[perm] for k, v in batch.items()}
             if c.norm_adv:  # per-minibatch normalisation, all minibatches at once
-                a = b["advantages"].view(n // mb, mb)
-                b["advantages"] = ((a - a.mean(1, keepdim=True)) / (a.std(1, keepdim=True) + 1e-8)).view(n)
+                b["advantages"] = normalize_advantages(b["advantages"], mb)
             for start in range(0, n, mb):
                 sl = slice(start, start + mb)
-                obs, actions, old_log_prob = b["obs"][sl], b["actions"][sl], b["log_prob"][sl]
-                adv, targets, old_values = b["advantages"][sl], b["targets"][sl], b["values"][sl]
-
-                # policy: Uπ(f) with ΔO = log π_θ − log π_old and ΔR from eq. 29
-                log_prob, entropy = policy.log_prob_entropy(obs, actions)
-                d_o = delta_o(log_prob, old_log_prob)
-                d_r = delta_r_pi(adv, log_prob, entropy, c.alpha)
-                policy_loss = upi_loss(self.scale, log_prob, entropy, d_o, d_r, c.ent_coef)
-
-                # value: squared error, optionally clipped around the rollout's value
-                values = policy.value(obs)
-                if c.clip_vloss:
-                    clipped = old_values + (values - old_values).clamp(-c.vf_clip, c.vf_clip)
-                    value_loss = 0.5 * torch.maximum((values - targets) ** 2, (clipped - targets) ** 2).mean()
-                else:
-                    value_loss = 0.5 * ((values - targets) ** 2).mean()
-
-                loss = policy_loss + c.vf_coef * value_loss
+                loss, parts = ppo_loss(policy, self.scale, c, {k: v[sl] for k, v in b.items()})
+                policy_loss, value_loss, log_prob = parts["policy_loss"], parts["value_loss"], parts["log_prob"]
                 if not torch.isfinite(loss):
                     raise NonFiniteLossError(
                         f"the loss became {loss.item()} at update {self.update_index + 1}, epoch {epoch + 1} "
@@ -323,7 +353,7 @@ class PPO:
                                              f"{self.update_index + 1}, epoch {epoch + 1}")
                 opt.step()
                 losses.append(torch.stack([policy_loss.detach(), value_loss.detach(), grad_norm]))
-                new_log_prob[sl] = log_prob.detach()
+                new_log_prob[sl] = log_prob
 
             with torch.no_grad():  # diagnostics over the epoch, before each minibatch's step
                 log_ratio = new_log_prob - b["log_prob"]

@@ -29,7 +29,7 @@ import torch
 from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
-from pgcheck import backends, check
+from pgcheck import backends
 from pgcheck.expr import X, Y
 
 ID = "a1"
@@ -40,6 +40,7 @@ STATEMENT = ("Each printed step from e^{ΔO}(e^{ΔR}−1) through the Jensen bou
              "monotonicity/convexity of f0, the fix giving (35) and the derivation of (36)")
 
 F0 = "y * max(1 + x + y / 2, 0)"
+F0_SYMPY = Y * sympy.Max(1 + X + Y / 2, 0)  # the same formula written with sympy directly (not parsed)
 SYMPY = "sympy"
 JENSEN = "A.1, Jensen's inequality (unnumbered, before (57))"
 
@@ -48,7 +49,7 @@ def _h_sign_lemma(ev: Evidence) -> bool:
     t = sympy.Symbol("t", real=True)
     h = sympy.sinh(t) - t
     ok = (h.subs(t, 0) == 0
-          and sympy.simplify((sympy.diff(h, t) - 2 * sympy.sinh(t / 2) ** 2).rewrite(sympy.exp)) == 0)
+          and logic.zero((sympy.diff(h, t) - 2 * sympy.sinh(t / 2) ** 2).rewrite(sympy.exp)))
     return ev.lemma("lemma h", "h(t) = sinh t − t has h(0) = 0 and h'(t) = 2 sinh²(t/2) ≥ 0 (zero only at t = 0), "
                     "so h is strictly increasing and sign h(t) = sign t",
                     "sympy: h(0) and the identity h' = 2 sinh²(t/2); monotonicity from h' ≥ 0", ok)
@@ -61,21 +62,22 @@ def _jensen(ev: Evidence) -> None:
     mean = sympy.integrate(u, (u, x, x + y)) / y
     ev.step("A.1, X ∼ U[ΔO, ΔO+ΔR]", "E[e^X] = (e^{ΔO+ΔR} − e^{ΔO})/ΔR and e^{E[X]} = e^{ΔO+ΔR/2} (ΔR ≠ 0)",
             "sympy: integrals (for ΔR < 0 the interval is [ΔO+ΔR, ΔO]; the signed integral over ΔR is the same)",
-            sympy.simplify(mean_exp - (sympy.exp(x + y) - sympy.exp(x)) / y) == 0
-            and sympy.simplify(mean - (x + y / 2)) == 0)
+            logic.zero(mean_exp - (sympy.exp(x + y) - sympy.exp(x)) / y)
+            and logic.zero(mean - (x + y / 2)))
     dd = (sympy.exp(x + y) - sympy.exp(x)) / y
     at_zero = dd.subs(y, 0)
     limit = sympy.limit(dd, y, 0)
     ev.step(JENSEN, "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR for all ΔO, ΔR ∈ ℝ (as printed)",
-            "sympy: the right side at ΔR = 0", at_zero.is_finite is True, erratum="E1",
+            "sympy: the right side at ΔR = 0",
+            logic.fact("the right side is finite at ΔR = 0", (dd, at_zero), at_zero.is_finite is True), erratum="E1",
             detail=f"at ΔR = 0 the right side is {at_zero}; its limit is {limit}")
     h_ok = _h_sign_lemma(ev)
-    identity = sympy.simplify((dd - sympy.exp(x + y / 2)
-                               - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2) / y).rewrite(sympy.exp)) == 0
+    identity = logic.zero((dd - sympy.exp(x + y / 2)
+                               - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2) / y).rewrite(sympy.exp))
     corrected = ev.lemma("(57) corrected", "for ΔR ≠ 0: 0 < e^{ΔO+ΔR/2} < (e^{ΔO+ΔR} − e^{ΔO})/ΔR, with equality "
                          "in the limit ΔR → 0 (both sides → e^{ΔO})",
                          "sympy: (e^{x+y} − eˣ)/y − e^{x+y/2} = 2e^{x+y/2} h(y/2)/y, positive by lemma h; limit",
-                         identity and h_ok and sympy.simplify(limit - sympy.exp(x)) == 0)
+                         identity and h_ok and logic.zero(limit - sympy.exp(x)))
     ev.add_erratum("E1", JENSEN, "0 < e^{ΔO+ΔR/2} ≤ (e^{ΔO+ΔR} − e^{ΔO})/ΔR  ∀ ΔO, ΔR ∈ ℝ",
                    f"ΔR = 0: the right side is (e^{{ΔO}} − e^{{ΔO}})/0 = 0/0, undefined (sympy: {at_zero})",
                    "for ΔR ≠ 0 (strictly: e^{ΔO+ΔR/2} < (e^{ΔO+ΔR} − e^{ΔO})/ΔR); at ΔR = 0 only as the limit "
@@ -84,37 +86,38 @@ def _jensen(ev: Evidence) -> None:
     lead = sympy.series(dd - sympy.exp(x + y / 2), y, 0, 3).removeO()
     ev.step("(57)", "e^{ΔO+ΔR/2} ≈ (e^{ΔO+ΔR} − e^{ΔO})/ΔR (an approximation, as printed)",
             "sympy series in ΔR at 0: the two sides agree to first order, the difference is e^{ΔO}ΔR²/24 + O(ΔR³)",
-            sympy.simplify(lead - sympy.exp(x) * y ** 2 / 24) == 0, detail=f"difference to O(ΔR³): {lead}")
+            logic.zero(lead - sympy.exp(x) * y ** 2 / 24), detail=f"difference to O(ΔR³): {lead}")
 
 
 def _chain(ev: Evidence) -> None:
     x, y = X, Y
     f_ml = logic.registry("ml")
     mid = y * sympy.exp(x + y / 2)
-    f0 = logic.parse(F0)
+    f0 = F0_SYMPY
     ev.step("(58)", "e^{ΔO}(e^{ΔR} − 1) = e^{ΔO+ΔR} − e^{ΔO}", "sympy (registry ml)",
-            sympy.simplify(f_ml - (sympy.exp(x + y) - sympy.exp(x))) == 0)
+            logic.zero(f_ml - (sympy.exp(x + y) - sympy.exp(x))))
 
     t = sympy.Symbol("t", positive=True)
     radial = sympy.series((f_ml - mid).subs({x: t * x, y: t * y}, simultaneous=True), t, 0, 3).removeO()
     ev.step("(59), 'using Eq 57'", "e^{ΔO+ΔR} − e^{ΔO} ≈ ΔR e^{ΔO+ΔR/2} ((57) multiplied by ΔR), exact to second "
             "order at (0, 0)", "sympy: the series of f_ML − ΔR e^{ΔO+ΔR/2} along (tΔO, tΔR) has no terms below t³",
-            sympy.simplify(radial) == 0)
-    gap = sympy.simplify((f_ml - mid - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2)).rewrite(sympy.exp)) == 0
+            logic.zero(radial))
+    gap = logic.zero((f_ml - mid - 2 * sympy.exp(x + y / 2) * (sympy.sinh(y / 2) - y / 2)).rewrite(sympy.exp))
     c59 = ev.lemma("(59) as a bound", "e^{ΔO}(e^{ΔR} − 1) − ΔR e^{ΔO+ΔR/2} = 2e^{ΔO+ΔR/2} h(ΔR/2) has the sign of "
                    "ΔR: ΔR e^{ΔO+ΔR/2} ≤ f_ML for ΔR ≥ 0, ≥ f_ML for ΔR ≤ 0, i.e. |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML|, same sign",
                    "sympy identity + lemma h", gap)
 
     z = sympy.Symbol("z", real=True)
     g = sympy.exp(z) - 1 - z
-    lemma = (g.subs(z, 0) == 0 and sympy.diff(g, z).subs(z, 0) == 0 and bool(sympy.diff(g, z, 2).is_positive))
+    lemma = logic.fact("g(0) = g'(0) = 0 < g''", (g,), g.subs(z, 0) == 0 and sympy.diff(g, z).subs(z, 0) == 0
+                       and bool(sympy.diff(g, z, 2).is_positive))
     ev.step("(60), 'since'", "eᶻ ≥ max(1 + z, 0) for every real z", "sympy: g = eᶻ − 1 − z is convex (g'' = eᶻ > 0) "
             "with g(0) = g'(0) = 0, so g ≥ 0; and eᶻ > 0", lemma)
     cx1 = {X: 0, Y: -1}
     v_mid1, v_f0 = logic.value(mid, cx1), logic.value(f0, cx1)
     wrong60 = logic.sign(v_mid1 - v_f0) < 0
     ev.step("(60)", "ΔR e^{ΔO+ΔR/2} ≥ ΔR max(1 + ΔO + ΔR/2, 0) for all ΔO, ΔR (as printed)",
-            "exact evaluation (pgcheck.exact) at a point", not wrong60, erratum="E2",
+            "exact evaluation (pgcheck.decide) at a point", not wrong60, erratum="E2",
             detail=f"at ΔO = 0, ΔR = −1: {logic.show(v_mid1)} < {logic.show(v_f0)}")
     e_, m_, r_ = sympy.symbols("E M r", real=True)
     times = logic.prove(sympy.And(sympy.Or(r_ < 0, r_ * e_ >= r_ * m_), sympy.Or(r_ > 0, r_ * e_ <= r_ * m_)),
@@ -129,7 +132,7 @@ def _chain(ev: Evidence) -> None:
     v_f0_ml, v_ml1 = logic.value(f0, cx1), logic.value(f_ml, cx1)
     wrong_bound = logic.sign(v_f0_ml - v_ml1) > 0
     ev.step("A.1 opening", "the result of the chain, f0 = ΔR max(1 + ΔO + ΔR/2, 0), is 'a lower bound to "
-            "e^{ΔO}(e^{ΔR} − 1)' (as printed, for all ΔO, ΔR)", "exact evaluation (pgcheck.exact) at a point",
+            "e^{ΔO}(e^{ΔR} − 1)' (as printed, for all ΔO, ΔR)", "exact evaluation (pgcheck.decide) at a point",
             not wrong_bound, erratum="E3",
             detail=f"at ΔO = 0, ΔR = −1: f0 = {logic.show(v_f0_ml)} > f_ML = {logic.show(v_ml1)}")
     ev.add_erratum("E3", "A.1 opening sentence, with (58)–(60)",
@@ -140,14 +143,14 @@ def _chain(ev: Evidence) -> None:
                    "ΔR ≠ 0 (from (59) as a bound and (60) corrected)", wrong_bound and c59 and c60)
 
     target = sympy.expand(Y + X * Y + Y ** 2 / 2)
-    polys = [check.taylor2_polynomial(e) for e in (f_ml, mid, f0)]
+    polys = [logic.taylor2(e) for e in (f_ml, mid, f0)]
     ev.step("A.1 opening", "f_ML, ΔR e^{ΔO+ΔR/2} and f0 agree up to second order at (0, 0): y + xy + y²/2",
             "pgcheck.check.taylor2", all(p == target for p in polys), detail=f"{polys}")
 
 
 def _f0_monotonicity(ev: Evidence) -> None:
-    f0 = logic.parse(F0)
-    cert = check.validate(F0, options=check.Options(use_cache=False))
+    f0 = F0_SYMPY
+    cert = logic.validate(F0)
     ev.step("A.1, after (60)", "f0 does not satisfy the monotonicity in ΔR of Assumption 5.1",
             "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties),
             cert.property("1b").verdict == "refuted")
@@ -170,23 +173,24 @@ def _fix(ev: Evidence) -> None:
     x, y = X, Y
     q = y * (1 + x + y / 2)
     ymin = sympy.solve(sympy.diff(q, y), y)
-    ok_min = ymin == [-(1 + x)] and sympy.diff(q, y, 2) == 1
+    ok_min = logic.fact("the stationary points and the curvature of q", (q, *ymin),
+                        ymin == [-(1 + x)] and sympy.diff(q, y, 2) == 1)
     ev.step("fix for (35)", "the minimum of q(x, y) = y(1 + x + y/2) over y is at y_min = −(1 + x)",
             "sympy: solve ∂q/∂y = 0, ∂²q/∂y² = 1 > 0", ok_min)
     half = logic.prove(sympy.And(logic.eq(1 + x - (1 + x) / 2, (1 + x) / 2), (1 + x) / 2 > 0), [1 + x > 0])
     ev.step("fix for (35)", "1 + x + y_min/2 = (1 + x)/2 > 0 when 1 + x > 0", half.method, half.proved)
-    f0 = logic.parse(F0)
+    f0 = F0_SYMPY
     left = logic.prove(sympy.And(logic.eq(f0, q), 1 + x + y < 0), [1 + x > 0, y > -2 * (1 + x), y < -(1 + x)])
     ev.step("fix for (35)", "f0 = q on a left neighbourhood (−2(1+x), y_min) of y_min, where ∂q/∂y = 1 + x + y < 0",
             left.method, left.proved)
     ev.step("fix for (35)", "q(x, y_min) = −(1 + x)²/2", SYMPY,
-            sympy.simplify(q.subs(y, -(1 + x)) + (1 + x) ** 2 / 2) == 0)
+            logic.zero(q.subs(y, -(1 + x)) + (1 + x) ** 2 / 2))
     fixed = sympy.Piecewise((-(1 + x) ** 2 / 2, sympy.And(y < -(1 + x), 1 + x > 0)), (f0, True))
     same = logic.prove(logic.eq(fixed, logic.registry("mla")))
     ev.step("fix for (35)", "the fixed function (−(1+x)²/2 when y < y_min and 1 + x > 0, else f0) is eq. (35) "
             "(pgcheck's registry mla)", same.method, same.proved)
-    cert = check.validate("mla", options=check.Options(use_cache=False))
-    poly = check.taylor2_polynomial(logic.registry("mla"))
+    cert = logic.validate("mla")
+    poly = logic.taylor2(logic.registry("mla"))
     ev.step("fix for (35)", "the fix satisfies Assumption 5.1 and remains exact to second order at (0, 0)",
             "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties)
             + "; pgcheck.check.taylor2", cert.overall == "VALID" and poly == sympy.expand(y + x * y + y ** 2 / 2))
@@ -195,12 +199,12 @@ def _fix(ev: Evidence) -> None:
 def _eq36(ev: Evidence) -> None:
     x, y = X, Y
     ao, ar = sympy.symbols("ao ar", real=True)
-    f0 = logic.parse(F0)
+    f0 = F0_SYMPY
     f1_printed = ar * y * sympy.Max(1 + ao * x + ar * y / 2, 0)
     ev.step("derivation of (36)", "replacing (ΔO, ΔR) by (αo ΔO, αr ΔR) in the chain gives f1 = αr y(1 + αo x + "
-            "αr y/2)⁺", SYMPY, sympy.simplify(f0.subs({x: ao * x, y: ar * y}, simultaneous=True) - f1_printed) == 0)
+            "αr y/2)⁺", SYMPY, logic.zero(f0.subs({x: ao * x, y: ar * y}, simultaneous=True) - f1_printed))
     arp = sympy.Symbol("ar_p", real=True)
-    wlog = sympy.simplify(f1_printed.subs(ar, 2 * arp) - 2 * arp * y * sympy.Max(1 + ao * x + arp * y, 0)) == 0
+    wlog = logic.zero(f1_printed.subs(ar, 2 * arp) - 2 * arp * y * sympy.Max(1 + ao * x + arp * y, 0))
     ev.step("derivation of (36)", "WLOG f1 ≡ y(1 + αo x + αr y)⁺: f1 is the positive multiple αr of it with αr "
             "renamed αr/2 (needs αr > 0; for αr = 0, f1 ≡ 0)", SYMPY, wlog)
     ev.note("The reparametrisation of f1 needs αr > 0 (αr = 0 makes f1 ≡ 0); the cases αr = 0 of Observation 5.3 "
@@ -225,7 +229,7 @@ def _eq36(ev: Evidence) -> None:
                    "f1(x, ·) is non-decreasing iff 1 + αo x ≤ 0",
                    mono_neg.proved and witness.proved and a_ > b_)
     ymin = sympy.solve(sympy.diff(y * (1 + ao * x + ar * y), y), y)
-    ok = ymin == [-(1 + ao * x) / (2 * ar)] and sympy.simplify((1 + ao * x + ar * ymin[0]) - (1 + ao * x) / 2) == 0
+    ok = ymin == [-(1 + ao * x) / (2 * ar)] and logic.zero((1 + ao * x + ar * ymin[0]) - (1 + ao * x) / 2)
     ev.step("derivation of (36)", "argmin y_min = −(1 + αo x)/(2αr) and 1 + αo x + αr y_min = (1 + αo x)/2", SYMPY, ok)
     reg, syms = logic.registry_symbolic("mla_param")
     reg = reg.subs({syms["ao"]: ao, syms["ar"]: ar})
@@ -253,7 +257,7 @@ def derive(ev: Evidence) -> None:
 
     worst, printed_fail, negative = 0.0, 0, 0
     f_ml = backends.to_torch(logic.registry("ml"))
-    f0 = backends.to_torch(logic.parse(F0))
+    f0 = backends.to_torch(F0_SYMPY)
     with ag.single_thread():
         grid = torch.linspace(-3, 3, 121, dtype=ag.DTYPE)
         xs, ys = torch.meshgrid(grid, grid, indexing="ij")
@@ -269,7 +273,8 @@ def derive(ev: Evidence) -> None:
         printed_fail = int(fails.sum())
         negative = int((fails & (ys < 0)).sum())
     ev.lemma("grid", "the printed 'lower bound' and (60) fail on the grid only where ΔR < 0",
-             "float64 grid, margin 1e-14(1 + |f_ML|)", printed_fail > 0 and negative == printed_fail,
+             "float64 grid, margin 1e-14(1 + |f_ML|)",
+             logic.fact("grid failure counts", (printed_fail, negative), printed_fail > 0 and negative == printed_fail),
              detail=f"{printed_fail} failures, {negative} of them with ΔR < 0")
     ev.check("corrected chain", "|f0| ≤ |ΔR e^{ΔO+ΔR/2}| ≤ |f_ML| and equal signs (largest violation), pgcheck's torch "
              "forms of f0 and ml", "121 × 121 grid on [−3, 3]², ΔR ≠ 0", worst, 1e-12, 1.0)

@@ -24,7 +24,7 @@ import torch
 from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
-from pgcheck import backends, check, scales
+from pgcheck import backends, scales
 from pgcheck.expr import X, Y
 
 ID = "asm5.1"
@@ -47,7 +47,7 @@ PAPER_PARAMS: list[tuple[str, dict[str, str], str]] = [
 
 
 def _validated(ev: Evidence, name: str, params: dict[str, str], label: str) -> Fraction | None:
-    cert = check.validate(name, params, check.Options(use_cache=False))
+    cert = logic.validate(name, params)
     props = "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties)
     hood = cert.property("2").neighbourhood or ""
     shown = ", ".join(f"{k} = {v}" for k, v in params.items())

@@ -17,7 +17,7 @@ import sympy
 
 from derivations import autograd as ag
 from derivations import softmax as sx
-from derivations.core import Evidence
+from derivations.core import Evidence, collect
 
 ID = "cor3.4"
 TITLE = "The three forms differ by action-independent vectors"
@@ -29,6 +29,7 @@ STATEMENT = ("(11) Ĝ_MVE − Ĝ_PGPB = ∇H; (12) Ĝ_MSE − Ĝ_MVE = ΔR Σ_u 
 def derive(ev: Evidence) -> None:
     sm = sx.Softmax()
     ok11 = ok12 = ok13 = True
+    bags: dict[int, list[dict[str, str]]] = {11: [], 12: [], 13: []}
     for a_is_b in (True, False):
         q_a = sx.QB if a_is_b else sx.QA
         dr = (sx.TB if a_is_b else sx.TA) - q_a
@@ -36,14 +37,22 @@ def derive(ev: Evidence) -> None:
         g_mve = dr * sx.d(sm.log_pi(a_is_b))
         g_pgpb = dr * sx.d(sm.log_pi(a_is_b)) - sx.d(sm.entropy)
         mean_grad_q = sm.pi(True)  # Σ_u π(u|s) ∂q_u/∂q_b = π_b
-        ok11 = ok11 and sx.identity(g_mve - g_pgpb, sx.d(sm.entropy))
-        ok12 = ok12 and sx.identity(g_mse - g_mve, dr * mean_grad_q)
-        ok13 = ok13 and sx.identity(g_mse - g_pgpb - sx.d(sm.entropy), dr * mean_grad_q)
-        if not a_is_b:
-            ok12 = ok12 and not sx.identity(g_mse - g_mve, sympy.S.Zero)  # the difference is not 0
-    ev.step("eq. (11)", "Ĝ_MVE − Ĝ_PGPB = ∇θH(πθ(·|s))", sx.METHOD, ok11)
-    ev.step("eq. (12)", "Ĝ_MSE − Ĝ_MVE ∝ Σ_u π(u|s)∇q(s,u), with factor exactly ΔR", sx.METHOD, ok12)
-    ev.step("eq. (13)", "Ĝ_MSE − Ĝ_PGPB − ∇θH ∝ Σ_u π(u|s)∇q(s,u), with factor exactly ΔR", sx.METHOD, ok13)
+        with collect() as bag:
+            ok11 = ok11 and sx.identity(g_mve - g_pgpb, sx.d(sm.entropy))
+        bags[11] += bag
+        with collect() as bag:
+            ok12 = ok12 and sx.identity(g_mse - g_mve, dr * mean_grad_q)
+            if not a_is_b:
+                ok12 = ok12 and not sx.identity(g_mse - g_mve, sympy.S.Zero)  # the difference is not 0
+        bags[12] += bag
+        with collect() as bag:
+            ok13 = ok13 and sx.identity(g_mse - g_pgpb - sx.d(sm.entropy), dr * mean_grad_q)
+        bags[13] += bag
+    ev.step("eq. (11)", "Ĝ_MVE − Ĝ_PGPB = ∇θH(πθ(·|s))", sx.METHOD, ok11, evidence=bags[11])
+    ev.step("eq. (12)", "Ĝ_MSE − Ĝ_MVE ∝ Σ_u π(u|s)∇q(s,u), with factor exactly ΔR", sx.METHOD, ok12,
+            evidence=bags[12])
+    ev.step("eq. (13)", "Ĝ_MSE − Ĝ_PGPB − ∇θH ∝ Σ_u π(u|s)∇q(s,u), with factor exactly ΔR", sx.METHOD, ok13,
+            evidence=bags[13])
     ev.note("The proportionality constant in (12)–(13) is ΔR = T̂(s,a) − q(s,a): the *direction* "
             "Σ_u π(u|s)∇q(s,u) is independent of a and T̂, the factor is not (the text after the proof "
             "says the relations have 'no dependence on the action a or the return estimate').")

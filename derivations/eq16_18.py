@@ -18,10 +18,11 @@ import torch
 
 from derivations import autograd as ag
 from derivations import softmax as sx
-from derivations.core import Evidence
+from derivations.core import Evidence, collect
 from pgcheck import updates
 
 ID = "eq16-18"
+BATCH = 12
 TITLE = "PGPB, MVE and MSE written through qθ (the form axis)"
 REFERENCE = "eqs. (16)–(18), from (5), (9), (10), Thm 3.5 and eq. (4); eqs. (31)–(33) with f = y"
 STATEMENT = ("Ĝ_PGPB = ΔR(∇q(s,a) − E_{u∼π}∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]; "
@@ -31,19 +32,26 @@ STATEMENT = ("Ĝ_PGPB = ΔR(∇q(s,a) − E_{u∼π}∇q(s,u)) + ∇E_{u∼πθ}
 def derive(ev: Evidence) -> None:
     sm = sx.Softmax()
     ok = {"16": True, "17": True, "18": True, "log": True}
+    bags: dict[str, list[dict[str, str]]] = {k: [] for k in ok}
     for a_is_b in (True, False):
         q_a = sx.QB if a_is_b else sx.QA
         dr = (sx.TB if a_is_b else sx.TA) - q_a
         centred = sx.d(q_a) - sm.pi(True)  # ∂/∂q_b of q_a minus E_u[∂q_u/∂q_b] = π_b
-        ok["log"] = ok["log"] and sx.identity(sx.d(sm.log_pi(a_is_b)), centred)
         pgpb = dr * sx.d(sm.log_pi(a_is_b)) - sx.d(sm.entropy)
-        ok["16"] = ok["16"] and sx.identity(pgpb, dr * centred + sm.grad_E_fixed_values(lambda q, _t: q))
-        ok["17"] = ok["17"] and sx.identity(dr * sx.d(sm.log_pi(a_is_b)), dr * centred)
-        ok["18"] = ok["18"] and sx.identity(sx.d(-dr ** 2 / 2), dr * sx.d(q_a))  # T̂ is a constant for ∂/∂q_b
-    ev.lemma("eq. (4)", "∇log π(a|s) = ∇q(s,a) − E_{u∼π}[∇q(s,u)]", sx.METHOD, ok["log"])
-    ev.step("eq. (16)", "ΔR∇log π(a|s) − ∇H = ΔR(∇q(s,a) − E_u∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]", sx.METHOD, ok["16"])
-    ev.step("eq. (17)", "ΔR∇log π(a|s) = ΔR(∇q(s,a) − E_u∇q(s,u))", sx.METHOD, ok["17"])
-    ev.step("eq. (18)", "Ĝ_MSE = −∇½(T̂ − q(s,a))² with T̂ held fixed (eq. 9) = ΔR∇q(s,a)", sx.METHOD, ok["18"])
+        pairs = {"log": (sx.d(sm.log_pi(a_is_b)), centred),
+                 "16": (pgpb, dr * centred + sm.grad_E_fixed_values(lambda q, _t: q)),
+                 "17": (dr * sx.d(sm.log_pi(a_is_b)), dr * centred),
+                 "18": (sx.d(-dr ** 2 / 2), dr * sx.d(q_a))}  # T̂ is a constant for ∂/∂q_b
+        for key, (lhs, rhs) in pairs.items():
+            with collect() as bag:
+                ok[key] = ok[key] and sx.identity(lhs, rhs)
+            bags[key] += bag
+    ev.lemma("eq. (4)", "∇log π(a|s) = ∇q(s,a) − E_{u∼π}[∇q(s,u)]", sx.METHOD, ok["log"], evidence=bags["log"])
+    ev.step("eq. (16)", "ΔR∇log π(a|s) − ∇H = ΔR(∇q(s,a) − E_u∇q(s,u)) + ∇E_{u∼πθ}[q̂(s,u)]", sx.METHOD, ok["16"],
+            evidence=bags["16"])
+    ev.step("eq. (17)", "ΔR∇log π(a|s) = ΔR(∇q(s,a) − E_u∇q(s,u))", sx.METHOD, ok["17"], evidence=bags["17"])
+    ev.step("eq. (18)", "Ĝ_MSE = −∇½(T̂ − q(s,a))² with T̂ held fixed (eq. 9) = ΔR∇q(s,a)", sx.METHOD, ok["18"],
+            evidence=bags["18"])
     ev.scope = "general |A| ≥ 2, a = b and a ≠ b, any differentiable qθ: per-coordinate sympy identities"
     ev.complete = True
 
@@ -62,20 +70,20 @@ def derive(ev: Evidence) -> None:
                     errs["17"].add(ag.pgcheck_update("uv", model, s, a, 0.0, dr, f), dr * ref.grad_log_pi)
                     errs["18"].add(ag.pgcheck_update("uq", model, s, a, 0.0, dr, f), dr * ref.grad_q)
             # the same in one batch: pgcheck's losses average over the batch (−∇loss = mean of the updates)
-            states = torch.arange(n_states)
-            actions = torch.randint(0, n_actions, (n_states,), generator=g)
-            drs = ag.randn(g, n_states)
-            zero = torch.zeros(n_states, dtype=ag.DTYPE)
+            states = torch.arange(BATCH) % n_states  # a batch of 12 ≥ 8 (states repeat, actions drawn)
+            actions = torch.randint(0, n_actions, (BATCH,), generator=g)
+            drs = ag.randn(g, BATCH)
+            zero = torch.zeros(BATCH, dtype=ag.DTYPE)
             logits = model(states)
             for form, loss_fn in (("up", updates.up_loss), ("uv", updates.uv_loss), ("uq", updates.uq_loss)):
                 batch = -ag.flat_grad(loss_fn(f, logits, actions, zero, drs), model.params)
-                refs = [ag.reference(model, s, int(actions[s])) for s in range(n_states)]
+                refs = [ag.reference(model, int(states[i]), int(actions[i])) for i in range(BATCH)]
                 per = [float(drs[s]) * (r.grad_q if form == "uq" else r.grad_log_pi)
                        - (r.grad_entropy if form == "up" else 0 * r.grad_q) for s, r in enumerate(refs)]
                 errs["batch"].add(batch, torch.stack(per).mean(0))
     inst = f"every (s, a) of {n_states} states × |A| = {n_actions}, random ΔR, tabular logits and MLP, float64"
     ev.check("batch mean", "pgcheck up/uv/uq_loss(q) on a batch vs the mean of the per-sample definitions (5), (10), "
-             "(9)", f"a batch of {n_states} samples per model", errs["batch"].error, 1e-12, errs["batch"].magnitude)
+             "(9)", f"a batch of {BATCH} samples per model", errs["batch"].error, 1e-12, errs["batch"].magnitude)
     ev.check("eq. (16)", "pgcheck up_loss(q) vs ΔR∇log π − ∇H (definition 5, autograd)", inst,
              errs["16"].error, 1e-12, errs["16"].magnitude)
     ev.check("eq. (17)", "pgcheck uv_loss(q) vs ΔR∇log π (definition 10, autograd)", inst,

@@ -20,7 +20,6 @@ import torch
 from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
-from pgcheck import check
 from pgcheck.expr import Y
 
 ID = "eq19-21"
@@ -38,7 +37,7 @@ def derive(ev: Evidence) -> None:
     chain = sympy.diff(-loss(t - q), q)
     lam_at = sympy.Subs(sympy.Derivative(loss(x), x), x, t - q)
     ev.step("(20)–(21)", "−∂/∂q l(T̂ − q) = l'(T̂ − q) = λ(ΔR), so −∇θ l = λ(ΔR)∇θq(s,a)",
-            "sympy: chain rule with an abstract function l", sympy.simplify(chain - lam_at.doit()) == 0)
+            "sympy: chain rule with an abstract function l", logic.zero(chain - lam_at.doit()))
 
     # Monotonicity from convexity: l(v) ≥ l(u) + l'(u)(v − u) and l(u) ≥ l(v) + l'(v)(u − v)
     # give (l'(v) − l'(u))(v − u) ≥ 0.
@@ -69,14 +68,14 @@ def derive(ev: Evidence) -> None:
             "sympy derivative of the printed piecewise loss; " + same.method.replace("negation", "equality's negation"),
             same.proved, detail=f"sympy: l'(x) = {lam}")
     inner, outer = x ** 2 / 2, delta * (x - delta / 2)  # the two branches for x > 0 (even function)
-    c1 = (sympy.simplify((inner - outer).subs(x, delta)) == 0
-          and sympy.simplify(sympy.diff(inner - outer, x).subs(x, delta)) == 0
+    c1 = (logic.zero((inner - outer).subs(x, delta))
+          and logic.zero(sympy.diff(inner - outer, x).subs(x, delta))
           and sympy.diff(inner, x, 2) != sympy.diff(outer, x, 2))
     ev.lemma("Huber", "Huber_δ and its derivative are continuous at |x| = δ, its second derivative jumps (1 → 0): "
              "it is C¹, not C², so 'smooth' means differentiable here", "sympy: branch values and derivatives at "
              "x = δ (x ↦ Huber_δ(x) is even)", bool(c1))
     for name, params in [("q", {}), *[("huber", {"delta": dd}) for dd in DELTAS]]:
-        cert = check.validate(name, params, check.Options(use_cache=False))
+        cert = logic.validate(name, params)
         ok = cert.overall == "VALID"
         ev.step("sec. 4.1", f"λ = {name}{params or ''} satisfies λ(0) = 0 and is non-decreasing (pgcheck validate "
                 "1a, 1b)", "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties), ok)

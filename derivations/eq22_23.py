@@ -67,7 +67,7 @@ def derive(ev: Evidence) -> None:
 
     f_ml = logic.registry("ml")
     lam = sympy.exp(Y) - 1
-    ok = sympy.simplify(f_ml.subs(X, 0) - lam) == 0
+    ok = logic.zero(f_ml.subs(X, 0) - lam)
     ev.step("(23)", "λ(x) = eˣ − 1 is pgcheck's f_ML at ΔO = 0; λ(0) = 0; λ'(x) = eˣ > 0 (increasing)",
             "sympy: registry ml at x = 0, value and derivative",
             ok and lam.subs(Y, 0) == 0 and bool(sympy.diff(lam, Y).is_positive))

@@ -18,7 +18,6 @@ import torch
 from derivations import autograd as ag
 from derivations import logic
 from derivations.core import Evidence
-from pgcheck import check
 from pgcheck.expr import X, Y
 
 ID = "eq24"
@@ -49,11 +48,12 @@ def derive(ev: Evidence) -> None:
                    for name, lam in (("ML", lam_ml), ("SIL", relu)) for side in ("+", "-")}
     ev.step("(24)", "λ_ML and λ_SIL agree at 0 with equal right derivative 1 (left derivatives 1 and 0)",
             "sympy: one-sided limits of the difference quotients at 0",
-            lam_ml.subs(y, 0) == relu.subs(y, 0) == 0
-            and derivatives == {("ML", "+"): 1, ("ML", "-"): 1, ("SIL", "+"): 1, ("SIL", "-"): 0},
+            logic.fact("values and one-sided derivatives at 0", (lam_ml, relu, sorted(derivatives.items())),
+                       lam_ml.subs(y, 0) == relu.subs(y, 0) == 0
+                       and derivatives == {("ML", "+"): 1, ("ML", "-"): 1, ("SIL", "+"): 1, ("SIL", "-"): 0}),
             detail=", ".join(f"λ_{n}'({s}0) = {v}" for (n, s), v in derivatives.items()))
     for name in ("sil", "ml"):
-        cert = check.validate(name, options=check.Options(use_cache=False))
+        cert = logic.validate(name)
         ev.step("(24)", f"f_{name.upper()} is a valid scale (λ(0) = 0, non-decreasing; Assumption 5.1)",
                 "pgcheck validate: " + "; ".join(f"{p.prop}: {p.verdict}" for p in cert.properties),
                 cert.overall == "VALID")

@@ -106,8 +106,8 @@ def derive(ev: Evidence) -> None:
     factor_ok = True
     for name, lam_y in (("sq", Y), ("ml", sympy.exp(Y) - 1), ("sil", sympy.Max(Y, 0))):
         f = logic.registry(name)
-        factor_ok = factor_ok and sympy.simplify(f - sympy.exp(X) * f.subs(X, 0)) == 0
-        factor_ok = factor_ok and sympy.simplify(f.subs(X, 0) - lam_y) == 0
+        factor_ok = factor_ok and logic.zero(f - sympy.exp(X) * f.subs(X, 0))
+        factor_ok = factor_ok and logic.zero(f.subs(X, 0) - lam_y)
     ev.step("(28), Table 1", "pgcheck's f_SQ, f_ML, f_SIL equal e^x λ(y) with λ = y, eʸ − 1, max(y, 0); "
             "ΔO = 0 gives λ (Remark 4.1)", "sympy: registry definitions", factor_ok)
     ev.scope = ("general |A| ≥ 2 and any behaviour policy (its probabilities free positive symbols, which cancel "

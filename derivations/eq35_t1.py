@@ -5,10 +5,11 @@ Table 1:   ``f_MLA(x, y) = −½(1 + x)²`` if ``1 + x + y ≤ 0 < 1 + x``, else
 
 The branch conditions differ exactly on the half-line ``{1 + x = 0, y ≤ 0}`` (eq. 35 takes the first branch
 there, Table 1 the second), where both branches are 0 — so the functions agree everywhere. Symbolic: z3
-through pgcheck's encoder (exact: both are piecewise polynomials), with pgcheck's registry ``mla`` as the
-eq. (35) side, and both printed texts parsed by pgcheck's parser. Cross-check: the compiled torch forms
-(:func:`pgcheck.backends.to_torch`) and their autograd gradients agree on a seeded grid that includes the
-boundary x = −1.
+through pgcheck's encoder (exact: both are piecewise polynomials), with pgcheck's registry ``mla`` on one side
+and both printed formulas written with sympy directly (not pgcheck's parser, which the registry goes through).
+Cross-check: the registry's compiled torch form (:func:`pgcheck.backends.to_torch`) against Table 1's formula
+written directly in torch, values and autograd gradients, on a seeded grid that includes the boundary x = −1;
+negative control: eq. (35) with the first branch's ½ dropped must fail the same comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from derivations import autograd as ag
 from derivations import logic
-from derivations.core import Evidence
+from derivations.core import Control, Evidence
 from pgcheck import backends
 from pgcheck.expr import X, Y
 
@@ -27,13 +28,30 @@ TITLE = "Eq. (35) and Table 1's f_MLA are the same function"
 REFERENCE = "eq. (35); Appendix B, Table 1"
 STATEMENT = "−½(1+x)² if y ≤ −(1+x) ≤ 0 else y·max(1+x+y/2, 0)  ≡  −½(1+x)² if 1+x+y ≤ 0 < 1+x else y·max(1+x+y/2, 0)"
 
-EQ35 = "-(1 + x)**2 / 2 if y <= -(1 + x) <= 0 else y * max(1 + x + y / 2, 0)"
-TABLE1 = "-(1 + x)**2 / 2 if 1 + x + y <= 0 < 1 + x else y * max(1 + x + y / 2, 0)"
+
+
+def printed_eq35(x: sympy.Expr = X, y: sympy.Expr = Y) -> sympy.Expr:
+    """Eq. (35) as printed: −½(1 + x)² if y ≤ −(1 + x) ≤ 0, else y max(1 + x + y/2, 0) (sympy, directly)."""
+    return sympy.Piecewise((-(1 + x) ** 2 / 2, sympy.And(y <= -(1 + x), -(1 + x) <= 0)),
+                           (y * sympy.Max(1 + x + y / 2, 0), True))
+
+
+def printed_table1(x: sympy.Expr = X, y: sympy.Expr = Y) -> sympy.Expr:
+    """Table 1's f_MLA as printed: −½(1 + x)² if 1 + x + y ≤ 0 < 1 + x, else y max(1 + x + y/2, 0)."""
+    return sympy.Piecewise((-(1 + x) ** 2 / 2, sympy.And(1 + x + y <= 0, 1 + x > 0)),
+                           (y * sympy.Max(1 + x + y / 2, 0), True))
+
+
+def table1_torch(x: torch.Tensor, y: torch.Tensor, half: float = 0.5) -> torch.Tensor:
+    """Table 1's formula written directly in torch (``half`` ≠ ½ is the negative control)."""
+    first = -half * (1 + x) ** 2
+    second = y * torch.clamp(1 + x + y / 2, min=0)
+    return torch.where((1 + x + y <= 0) & (1 + x > 0), first, second)
 
 
 def derive(ev: Evidence) -> None:
     reg = logic.registry("mla")
-    eq35, t1 = logic.parse(EQ35), logic.parse(TABLE1)
+    eq35, t1 = printed_eq35(), printed_table1()
     r0 = logic.prove(logic.eq(reg, eq35))
     ev.lemma("eq. (35)", "pgcheck's registry mla is eq. (35) as printed", r0.method, r0.proved)
     r1 = logic.prove(logic.eq(reg, t1))
@@ -51,20 +69,21 @@ def derive(ev: Evidence) -> None:
     ev.scope = "all real x, y (z3, exact: piecewise polynomial)"
     ev.complete = True
 
-    err_v, err_g = ag.MaxErr(), ag.MaxErr()
-    f35, ft1 = backends.to_torch(reg), backends.to_torch(t1)
+    err_v, err_g, control = ag.MaxErr(), ag.MaxErr(), ag.MaxErr()
+    f35 = backends.to_torch(reg)
     with ag.single_thread():
         g = ag.generator(35)
         x = torch.cat([ag.randn(g, 500, scale=2.0) - 1, torch.full((50,), -1.0, dtype=ag.DTYPE)])
         y = torch.cat([ag.randn(g, 500, scale=2.0), -torch.rand(50, generator=g, dtype=ag.DTYPE) * 3])
         xa, ya = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
         xb, yb = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
-        va, vb = f35(xa, ya), ft1(xb, yb)
+        va, vb = f35(xa, ya), table1_torch(xb, yb)
         err_v.add(va.detach(), vb.detach())
+        control.add(va.detach(), table1_torch(x, y, half=1.0))
         err_g.add(torch.cat(torch.autograd.grad(va.sum(), [xa, ya])),
                   torch.cat(torch.autograd.grad(vb.sum(), [xb, yb])))
     inst = "550 seeded points (x ~ −1 + N(0, 2²), y ~ N(0, 2²); 50 on the boundary x = −1 with y ≤ 0)"
-    ev.check("values", "torch form of the registry mla (eq. 35) vs of Table 1 (pgcheck.backends.to_torch)", inst,
-             err_v.error, 1e-12,
-             err_v.magnitude)
+    ev.check("values", "torch form of the registry mla (eq. 35, pgcheck.backends.to_torch) vs Table 1 written in torch",
+             inst, err_v.error, 1e-12, err_v.magnitude,
+             control=Control("Table 1 with −(1 + x)² for −½(1 + x)²", control.error))
     ev.check("gradients", "autograd ∇f of both torch forms", inst, err_g.error, 1e-12, err_g.magnitude)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from derivations.autograd import DTYPE, randn
+from derivations.core import make_record
 
 
 @dataclass
@@ -73,7 +75,7 @@ def solve(m: MDP, pi: torch.Tensor) -> Solution:
 # the symbolic instance: every MDP with |S| = |A| = 2, in the field of rational functions
 
 
-def symbolic_pg_theorem() -> tuple[dict[str, bool], float]:
+def symbolic_pg_theorem() -> tuple[dict[str, bool], dict[str, dict[str, str]], float]:
     """For every 2-state, 2-action MDP (symbolic P, r, µ, γ) and softmax logits θ (e^θ symbolic):
 
     * ``total``: Σ_s d̃(s) = 1/(1 − γ);
@@ -81,6 +83,8 @@ def symbolic_pg_theorem() -> tuple[dict[str, bool], float]:
       ``∇J = (1/(1−γ)) E_{D^π_µ}[Q ∇log π]`` with the normalised d (every coordinate);
     * ``printed``: the same with d in place of d̃ (i.e. without the 1/(1−γ)) — expected *false*;
     * ``value``: J = (1/(1−γ)) E_{D^π_µ}[r].
+
+    Each of the four comes with its record (:func:`derivations.core.make_record`), negative control included.
 
     Computed in sympy's field QQ(γ, P, r, µ, e^θ): the identities are exact rational-function
     identities. ∂/∂θ = e^θ ∂/∂e^θ (chain rule).
@@ -111,8 +115,8 @@ def symbolic_pg_theorem() -> tuple[dict[str, bool], float]:
         return e[s][b] * x.diff(e[s][b])  # type: ignore[attr-defined]
 
     total, value = sum(dt), sum(d[s] * rpi[s] for s in range(n)) / (1 - g)
-    out = {"total": bool(total == 1 / (1 - g)), "value": bool(value == J)}
-    pg = printed = True
+    pairs: dict[str, list[tuple[Any, Any]]] = {"total": [(total, 1 / (1 - g))], "value": [(value, J)],
+                                                "pg": [], "printed": []}
     for s in range(n):
         for b in range(n):
             lhs = D(J, s, b)
@@ -120,8 +124,14 @@ def symbolic_pg_theorem() -> tuple[dict[str, bool], float]:
                                 for a in range(n) for s2 in range(n))
             rhs_printed = sum(d[s2] * pi[s2][a] * Q[(s2, a)] * (D(pi[s2][a], s, b) / pi[s2][a])
                               for a in range(n) for s2 in range(n))
-            pg = pg and lhs == rhs_corrected
-            printed = printed and lhs == rhs_printed
-    out["pg"] = bool(pg)
-    out["printed"] = bool(printed)
-    return out, time.perf_counter() - t0
+            pairs["pg"].append((lhs, rhs_corrected))
+            pairs["printed"].append((lhs, rhs_printed))
+    out, records = {}, {}
+    for key, items in pairs.items():
+        holds = all(lhs == rhs for lhs, rhs in items)
+        # negative control: the same comparison against a perturbed right side (+ γ/7) must fail
+        control = (not any(lhs == rhs + g / 7 for lhs, rhs in items)) if holds else None
+        records[key] = make_record("sympy field identity", tuple(f"{lhs} = {rhs}" for lhs, rhs in items),
+                                   "every coordinate equal" if holds else "a coordinate differs", control)
+        out[key] = holds
+    return out, records, time.perf_counter() - t0

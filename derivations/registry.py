@@ -8,6 +8,7 @@ from derivations import (
     a1,
     asm5_1,
     c2,
+    controls,
     cor3_4,
     eq16_18,
     eq19_21,
@@ -21,12 +22,13 @@ from derivations import (
     thm3_3,
     thm3_5,
     thm4_3,
+    trainer,
 )
 from derivations.core import Claim
 
 MODULES: tuple[ModuleType, ...] = (
     thm3_1, thm3_3, cor3_4, thm3_5, eq16_18, eq19_21, eq22_23, eq24, eq26_28, thm4_3, asm5_1, a1, eq35_t1,
-    obs5_3, rem5_2, c2,
+    obs5_3, rem5_2, c2, trainer, controls,
 )
 
 

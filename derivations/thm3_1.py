@@ -37,14 +37,15 @@ FIELD = "sympy rational-function field QQ(γ, P, r, µ, e^θ): every 2-state 2-a
 
 
 def derive(ev: Evidence) -> None:
-    sym, _ = mdp.symbolic_pg_theorem()
+    sym, recs, _ = mdp.symbolic_pg_theorem()
     ev.lemma("sec. 2", "Σ_s Σ_t γ^t Pr(s_t = s) = 1/(1−γ), so d^π_µ = (1−γ)Σ_t γ^t Pr(s_t = ·) is a distribution",
-             FIELD, sym["total"])
+             FIELD, sym["total"], evidence=[recs["total"]])
     ev.lemma("PG theorem (Sutton et al. 1999)", "∇θJ_µ = (1/(1−γ)) E_{(s,a)∼D^π_µ}[Q^π(s,a)∇θlog πθ(a|s)]",
-             FIELD, sym["pg"])
+             FIELD, sym["pg"], evidence=[recs["pg"]])
     ev.step("sec. 2 / (37)", "∇θJ_µ(πθ) = E_{(s,a)∼D^π_µ}[Q^π(s,a)∇θlog πθ(a|s)] (as printed, d normalised)",
-            FIELD, sym["printed"], erratum="E1")
-    ev.lemma("sec. 2", "J_µ(π) = (1/(1−γ)) E_{(s,a)∼D^π_µ}[r(s,a)] (printed without 1/(1−γ))", FIELD, sym["value"])
+            FIELD, sym["printed"], erratum="E1", evidence=[recs["printed"]])
+    ev.lemma("sec. 2", "J_µ(π) = (1/(1−γ)) E_{(s,a)∼D^π_µ}[r(s,a)] (printed without 1/(1−γ))", FIELD, sym["value"],
+             evidence=[recs["value"]])
 
     sm = sx.Softmax()
 

@@ -10,19 +10,22 @@ Steps as printed: (52) the case split on the sign of Â — proved by z3 for all
 (53)–(54) print the unclipped indicator for Â < 0 as 1[ΔO > log(1+ε)] — false (erratum), the corrected
 1[ΔO > log(1−ε)] is proved; (55)–(56) differentiate region by region (sympy) and use ∇ρ = ρ∇log π.
 pgcheck's registry ``ppo`` is shown equal to eˣ y τ_ε(x, y) as printed in the theorem (z3, every ε ∈ (0, 1)).
-Cross-check: torch autograd of the clipped surrogate against pgcheck's ``upi_loss`` with the ``ppo`` scale,
-Gaussian policies (ε = 0.2, 0.3) and a softmax policy, with every one of the six regions
-(sign Â × ΔO below / inside / above [log(1−ε), log(1+ε)]) populated.
+Cross-check: torch autograd of the batch mean of the clipped surrogate against pgcheck's ``upi_loss`` with
+the ``ppo`` scale on whole batches (so a per-sample-versus-mean bug shows), Gaussian policies (ε = 0.2, 0.3)
+and a softmax policy, with every one of the six regions (sign Â × ΔO below / inside / above
+[log(1−ε), log(1+ε)]) populated; negative control: the surrogate with the inverted ratio must fail.
 """
 
 from __future__ import annotations
+
+import math
 
 import sympy
 import torch
 
 from derivations import autograd as ag
 from derivations import logic
-from derivations.core import Evidence
+from derivations.core import Control, Evidence
 from pgcheck import updates
 from pgcheck.expr import X, Y
 
@@ -32,8 +35,12 @@ REFERENCE = "Theorem 4.3, proof (51)–(56); eqs. (29), (30)"
 STATEMENT = ("∇θ min(ρÂ, clip(ρ,1−ε,1+ε)Â) = τ_ε(ΔO,Â)e^{ΔO}Â∇θlog πθ(a|s), ρ = e^{ΔO}, away from ρ = 1±ε; "
              "τ_ε(x,y) = 1[y>0]1[x<log(1+ε)] + 1[y<0]1[x>log(1−ε)]")
 
-TAU_PRINTED = ("exp(x) * y * ((1 if y > 0 else 0) * (1 if x < log(1 + eps) else 0)"
-               " + (1 if y < 0 else 0) * (1 if x > log(1 - eps) else 0))")
+
+
+def printed_ppo(x: sympy.Expr, y: sympy.Expr, eps: sympy.Expr) -> sympy.Expr:
+    """eˣ y τ_ε(x, y) with τ_ε = 1[y>0]1[x<log(1+ε)] + 1[y<0]1[x>log(1−ε)] as printed, written with sympy
+    directly (not pgcheck's parser)."""
+    return sympy.exp(x) * y * (_ind(y > 0) * _ind(x < sympy.log(1 + eps)) + _ind(y < 0) * _ind(x > sympy.log(1 - eps)))
 EPSILONS = ("1/5", "3/10")
 
 
@@ -107,7 +114,7 @@ def derive(ev: Evidence) -> None:
             point = {rho: rho_in, adv: a_sign, eps: sympy.Rational(1, 5)}
             tau_printed = logic.value(_ind(sympy.Or(sympy.And(adv > 0, rho < 1 + eps),
                                                     sympy.And(adv < 0, rho > 1 - eps))), point)
-            ok_regions = ok_regions and same and sympy.simplify(tau - tau_printed) == 0
+            ok_regions = ok_regions and same and logic.zero(tau - tau_printed)
             regions.append(f"Â{'>' if a_sign > 0 else '<'}0, ρ {where}: τ = {tau}")
     ev.step("(55)–(56)", "in each open region J_PPO is ρÂ (τ = 1) or constant (τ = 0): ∇J = τ_ε Â∇ρ = "
             "τ_ε e^{ΔO} Â ∇log πθ(a|s) (∇ρ = ρ∇log π); J is not differentiable at ρ = 1 ± ε (a null set)",
@@ -115,9 +122,8 @@ def derive(ev: Evidence) -> None:
             detail="; ".join(regions))
 
     reg, syms = logic.registry_symbolic("ppo")
-    printed_f, psyms = logic.parse_symbolic(TAU_PRINTED, ["eps"])
     e = syms["eps"]
-    same_f = logic.prove(logic.eq(reg, printed_f.subs(psyms["eps"], e)), [e > 0, e < 1])
+    same_f = logic.prove(logic.eq(reg, printed_ppo(X, Y, e)), [e > 0, e < 1])
     ev.step("Theorem 4.3", "pgcheck's registry ppo(x, y) = eˣ y τ_ε(x, y) with τ_ε as printed, for every ε ∈ (0, 1)",
             same_f.method, same_f.proved)
     zero_or_sq = logic.prove(sympy.Or(logic.eq(reg, 0), logic.eq(reg, sympy.exp(X) * Y)), [e > 0, e < 1])
@@ -144,8 +150,10 @@ def _region(d_o: float, adv: float, eps: float) -> str:
 
 
 def _cross_check(ev: Evidence) -> None:
+    """Batches of Gaussian (and softmax) samples through pgcheck's ``upi_loss`` against the batch mean of the
+    clipped surrogate, both differentiated by autograd; the reference side never calls pgcheck."""
     n_states, dim, n_samples = 6, 2, 96
-    surrogate, entropy_term = ag.MaxErr(), ag.MaxErr()
+    surrogate, entropy_term, control = ag.MaxErr(), ag.MaxErr(), ag.MaxErr()
     counts: dict[str, int] = {}
     near_kink = 0
     with ag.single_thread():
@@ -155,6 +163,7 @@ def _cross_check(ev: Evidence) -> None:
             f = ag.scale("ppo", eps=eps_text)
             params, phi = _gaussian_policy(g, n_states, dim)
             w, b, log_std = params
+            lp, lpb, advs = [], [], []
             for i in range(n_samples):
                 s = i % n_states
                 mean = phi[s] @ w + b
@@ -166,49 +175,56 @@ def _cross_check(ev: Evidence) -> None:
                 log_prob_b = ag.gaussian_log_prob(b_mean, b_std, action)
                 adv = ag.randn(g, 1)
                 d_o = float((log_prob - log_prob_b).detach())
-                lo, hi = torch.log(torch.tensor(1 - eps)), torch.log(torch.tensor(1 + eps))
-                if min(abs(d_o - float(lo)), abs(d_o - float(hi))) < 1e-9:
+                lo, hi = math.log(1 - eps), math.log(1 + eps)
+                if min(abs(d_o - lo), abs(d_o - hi)) < 1e-9:
                     near_kink += 1
                     continue
                 key = f"ε={eps_text}:{_region(d_o, float(adv), eps)}"
                 counts[key] = counts.get(key, 0) + 1
-                ratio = torch.exp(log_prob - log_prob_b)
-                j = torch.min(ratio * adv, torch.clamp(ratio, 1 - eps, 1 + eps) * adv).sum()
-                grad_j = ag.flat_grad(j, params)
-                ent = ag.gaussian_entropy(std)
-                loss = updates.upi_loss(f, log_prob, ent, updates.delta_o(log_prob, log_prob_b), adv, beta=0.0)
-                surrogate.add(grad_j, -ag.flat_grad(loss, params))
-                beta = 0.01
-                loss_b = updates.upi_loss(f, log_prob, ent, updates.delta_o(log_prob, log_prob_b), adv, beta=beta)
-                weight = f.torch(torch.tensor([d_o], dtype=ag.DTYPE), adv)
-                expected = float(weight) * ag.flat_grad(log_prob.sum(), params) + beta * ag.flat_grad(ent.sum(), params)
-                entropy_term.add(-ag.flat_grad(loss_b, params), expected)
-        # a softmax policy (discrete actions) through the same Uπ
+                lp.append(log_prob)
+                lpb.append(log_prob_b)
+                advs.append(adv)
+            log_prob, log_prob_b, adv = torch.cat(lp), torch.cat(lpb), torch.cat(advs)
+            ent = ag.gaussian_entropy(log_std.exp()).expand(log_prob.shape[0])
+            # reference: the batch mean of the clipped surrogate (Theorem 4.3), no pgcheck code
+            ratio = torch.exp(log_prob - log_prob_b)
+            grad_j = ag.flat_grad(torch.min(ratio * adv, torch.clamp(ratio, 1 - eps, 1 + eps) * adv).mean(), params)
+            inverted = torch.exp(log_prob_b - log_prob)
+            grad_inv = ag.flat_grad(torch.min(inverted * adv, torch.clamp(inverted, 1 - eps, 1 + eps) * adv).mean(),
+                                    params)
+            loss = updates.upi_loss(f, log_prob, ent, updates.delta_o(log_prob, log_prob_b), adv, beta=0.0)
+            surrogate.add(grad_j, -ag.flat_grad(loss, params))
+            control.add(grad_inv, -ag.flat_grad(loss, params))
+            beta = 0.01
+            loss_b = updates.upi_loss(f, log_prob, ent, updates.delta_o(log_prob, log_prob_b), adv, beta=beta)
+            expected = grad_j + beta * ag.flat_grad(ent.mean(), params)
+            entropy_term.add(-ag.flat_grad(loss_b, params), expected)
+        # a softmax policy (discrete actions) through the same Uπ, one batch of 48
         model = ag.mlp(g, n_states, 4)
         f = ag.scale("ppo")
-        for i in range(48):
-            s = i % n_states
-            logits = model(ag.index(s))[0]
-            behaviour_pi = torch.softmax(logits.detach() + ag.randn(g, 4, scale=0.5), -1)
-            a = int(torch.multinomial(behaviour_pi, 1, generator=g))
-            log_prob = torch.log_softmax(logits, -1)[a].reshape(1)
-            log_prob_b = torch.log(behaviour_pi[a]).reshape(1)
-            adv = ag.randn(g, 1)
-            ratio = torch.exp(log_prob - log_prob_b)
-            j = torch.min(ratio * adv, torch.clamp(ratio, 0.8, 1.2) * adv).sum()
-            ent = ag.entropy(logits).reshape(1)
-            loss = updates.upi_loss(f, log_prob, ent, updates.delta_o(log_prob, log_prob_b), adv, beta=0.0)
-            surrogate.add(ag.flat_grad(j, model.params), -ag.flat_grad(loss, model.params))
+        states = ag.index(*[i % n_states for i in range(48)])
+        logits = model(states)
+        behaviour_pi = torch.softmax(logits.detach() + ag.randn(g, 48, 4, scale=0.5), -1)
+        a = torch.multinomial(behaviour_pi, 1, generator=g).squeeze(-1)
+        log_prob = torch.log_softmax(logits, -1).gather(-1, a[:, None]).squeeze(-1)
+        log_prob_b = torch.log(behaviour_pi.gather(-1, a[:, None]).squeeze(-1))
+        adv = ag.randn(g, 48)
+        ratio = torch.exp(log_prob - log_prob_b)
+        j = torch.min(ratio * adv, torch.clamp(ratio, 0.8, 1.2) * adv).mean()
+        ent = ag.entropy(logits)
+        loss = updates.upi_loss(f, log_prob, ent, updates.delta_o(log_prob, log_prob_b), adv, beta=0.0)
+        surrogate.add(ag.flat_grad(j, model.params), -ag.flat_grad(loss, model.params))
     populated = all(counts.get(f"ε={e}:{sgn}{w}", 0) >= 3 for e in EPSILONS for sgn in "+−"
                     for w in ("below", "inside", "above"))
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    inst = (f"Gaussian policies (2-d actions, linear mean, learned log σ; behaviour = shifted/widened Gaussian) "
-            f"for ε ∈ {{0.2, 0.3}}, {2 * n_samples} samples; softmax MLP policy, 48 samples; region counts {summary}; "
-            f"{near_kink} samples within 1e-9 of a kink skipped")
+    inst = (f"Gaussian policies (2-d actions, linear mean, learned log σ; behaviour = shifted/widened Gaussian), one "
+            f"batch of ≤ {n_samples} samples for each ε ∈ {{0.2, 0.3}}; softmax MLP policy, one batch of 48; region "
+            f"counts {summary}; {near_kink} samples within 1e-9 of a kink left out")
     ev.lemma("cross-check coverage", "every region (sign Â × ΔO below/inside/above the trust region) has ≥ 3 "
-             "samples for each ε", "count of the seeded samples", populated, detail=summary)
-    ev.check("Theorem 4.3", "autograd of min(ρÂ, clip(ρ,1−ε,1+ε)Â) vs pgcheck upi_loss(ppo ε), β = 0", inst,
-             surrogate.error, 1e-12, surrogate.magnitude)
-    ev.check("eq. (30)/(34) with β", "pgcheck upi_loss(ppo, β = 0.01) vs f∇log π + β∇H (autograd, Gaussian entropy)",
-             f"the {2 * n_samples} Gaussian samples above", entropy_term.error, 1e-12, entropy_term.magnitude)
-
+             "samples for each ε", "count of the seeded samples", logic.fact("region counts", (summary,), populated),
+             detail=summary)
+    ev.check("Theorem 4.3", "autograd of the batch mean of min(ρÂ, clip(ρ,1−ε,1+ε)Â) vs pgcheck upi_loss(ppo ε), β = 0",
+             inst, surrogate.error, 1e-12, surrogate.magnitude,
+             control=Control("the surrogate with the inverted ratio π_b/π", control.error))
+    ev.check("eq. (30)/(34) with β", "pgcheck upi_loss(ppo, β = 0.01) vs the surrogate's gradient + β∇H (autograd, "
+             "Gaussian entropy)", "the Gaussian batches above", entropy_term.error, 1e-12, entropy_term.magnitude)

@@ -7,6 +7,9 @@ which methods, every step, every autograd cross-check with its maximum error and
 erratum with its printed form, counterexample and corrected statement. ``proofs/README.md`` is rendered
 from the certificates.
 
+Each step carries its evidence (see :mod:`derivations.core`): the digest, outcome and negative control of
+every computation that decided it, so ``check`` notices a step whose computation was replaced by a constant.
+
 ``check`` compares freshly produced certificates with the committed ones *ignoring* what may legitimately
 differ between machines and runs: timings, the environment record, library version numbers inside
 method texts, and the exact size of numerical errors (only whether each cross-check stays under its
@@ -270,6 +273,21 @@ def _err(v: float | None) -> str:
     return "—" if v is None else f"{v:.1e}"
 
 
+def _evidence(step: dict[str, Any]) -> str:
+    """The step's recorded computations in brief: how many, their digests, their negative controls."""
+    ev = step.get("evidence", [])
+    if not ev:
+        return "[no recorded computation]"
+    controls = [e["negative control"] for e in ev if "negative control" in e]
+    digests = ", ".join(e["digest"][:8] for e in ev[:3]) + (", …" if len(ev) > 3 else "")
+    text = f"[{len(ev)} computation{'s' if len(ev) != 1 else ''} {digests}"
+    if controls:
+        bad = sum(c != "failed as expected" for c in controls)
+        text += f"; {len(controls)} negative control{'s' if len(controls) != 1 else ''}: "
+        text += "failed as expected" if not bad else f"{bad} PASSED (vacuous)"
+    return text + "]"
+
+
 def render_readme(certs: Sequence[dict[str, Any]]) -> str:
     """proofs/README.md: the table of the paper's claims, what is proved, and the errata."""
     lines = [
@@ -286,6 +304,12 @@ def render_readme(certs: Sequence[dict[str, Any]]) -> str:
         "**cross-checked** — numerical evidence only; **erratum** — a printed step is false: the counterexample is "
         "re-checked exactly and the corrected statement is proved; **failed** — something that should hold does "
         "not (a bug in pgcheck or in the derivation).",
+        "",
+        "Every step lists the computations that decided it (digests of the checked expressions, recorded in the "
+        "certificate with their outcomes) and their negative controls: a perturbed identity, the negated goal of a "
+        "z3 proof, a deliberately wrong reference — each must fail in the same run. `--check` compares this evidence "
+        "too, so a step whose computation is replaced by `True` no longer matches. The independence rules the "
+        "derivations follow are stated at the top of `derivations/__init__.py`.",
         "",
         "| claim | paper | statement | verdict | methods | max autograd error | time |",
         "|---|---|---|---|---|---|---|",
@@ -313,11 +337,14 @@ def render_readme(certs: Sequence[dict[str, Any]]) -> str:
         for s in c["steps"]:
             mark = "✓" if s["holds"] else ("✗ (erratum " + s["erratum"] + ")" if s.get("erratum") else "✗")
             kind = "printed" if s["printed"] else "ours"
-            lines.append(f"- {mark} [{kind}] {s['ref']}: {s['statement']} — *{s['method']}*")
+            lines.append(f"- {mark} [{kind}] {s['ref']}: {s['statement']} — *{s['method']}* {_evidence(s)}")
         for x in c["cross_checks"]:
             mark = "✓" if x["passed"] else "✗"
+            control = x.get("negative_control")
+            shown = f"; negative control ({control['what']}): {control['outcome']}" if control else ""
             lines.append(f"- {mark} [autograd] {x['name']}: {x['compares']} — {x['instances']}; max error "
-                         f"{x['max_abs_error']:.1e} (tolerance {x['tolerance']:g}, magnitude {x['magnitude']:.1e})")
+                         f"{x['max_abs_error']:.1e} (tolerance {x['tolerance']:g}, magnitude {x['magnitude']:.1e})"
+                         f"{shown}")
         for n in c["notes"]:
             lines.append(f"- note: {n}")
         for p in c["problems"]:

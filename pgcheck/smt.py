@@ -4,7 +4,7 @@ Polynomials, rationals, Piecewise, max/min/abs/sign, comparisons and and/or/not 
 so z3's nonlinear real arithmetic (nlsat) *decides* claims about piecewise-polynomial functions.
 Transcendental functions become fresh variables constrained by true facts only (a *sound
 abstraction*): an ``unsat`` answer is a proof for the real function, a ``sat`` answer is only a
-candidate that must be re-checked on the real function (:mod:`pgcheck.exact`).
+candidate that must be re-checked on the real function (:mod:`pgcheck.decide`).
 
 Partial operations (division, log, sqrt) record *domain obligations*: each is a pair (guard, cond)
 meaning "whenever guard holds, cond must hold for f to be defined". A proof is only sound over the

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from derivations import autograd as ag
 from derivations import logic, mdp
 from derivations import softmax as sx
-from derivations.core import Evidence, sig
+from derivations.core import Control, CrossCheck, Evidence, make_record, record, sig, take_records
 from derivations.registry import CLAIMS, IDS
 from pgcheck.expr import X, Y
 
@@ -113,35 +113,75 @@ def test_exact_mdp_visitation_and_value() -> None:
 
 
 def test_symbolic_policy_gradient_theorem() -> None:
-    out, _ = mdp.symbolic_pg_theorem()
+    out, records, _ = mdp.symbolic_pg_theorem()
     assert out == {"total": True, "value": True, "pg": True, "printed": False}
+    # each holding identity carries its negative control (a perturbed right side must fail)
+    assert {k: r.get("negative control") for k, r in records.items()} == {
+        "total": "failed as expected", "value": "failed as expected", "pg": "failed as expected", "printed": None}
 
 
 # --- verdicts ---------------------------------------------------------------------------------------
 
 
+REC = [make_record("test", ("a computation",), "done", True)]
+
+
 def test_verdict_rules() -> None:
     ev = Evidence(complete=True)
-    ev.step("(1)", "s", "m", True)
+    ev.step("(1)", "s", "m", True, evidence=REC)
     ev.check("c", "a vs b", "i", 1e-15, 1e-12)
     assert ev.verdict() == "proved"
     ev.complete = False
     assert ev.verdict() == "cross-checked"
-    ev.step("(2)", "printed and false", "m", False, erratum="E1")
+    ev.step("(2)", "printed and false", "m", False, erratum="E1", evidence=REC)
     assert ev.verdict() == "failed"  # no erratum recorded yet
     ev.add_erratum("E1", "(2)", "p", "cx", "c", True)
     assert ev.verdict() == "erratum"
-    ev.lemma("(3)", "our lemma", "m", False)
+    ev.lemma("(3)", "our lemma", "m", False, evidence=REC)
     assert ev.verdict() == "failed"
+
+
+def test_a_bare_boolean_step_and_a_passing_negative_control_fail_the_claim() -> None:
+    take_records()
+    ev = Evidence(complete=True)
+    ev.step("(1)", "forged", "m", True)  # nothing was computed
+    assert ev.verdict() == "failed" and "no computation is recorded" in ev.problems()[0]
+    ev2 = Evidence(complete=True)
+    record("test", ("x",), "residual 0", control=False)  # its perturbed version passed too
+    ev2.step("(1)", "vacuous", "m", True)
+    assert ev2.verdict() == "failed" and "negative control passed" in ev2.problems()[0]
+    ev3 = Evidence(complete=True)
+    ev3.step("(1)", "s", "m", True, evidence=REC)
+    ev3.check("c", "a vs b", "i", 1e-15, 1e-12, control=Control("a deliberate bug", 1e-16))
+    assert ev3.verdict() == "failed" and "negative control" in ev3.problems()[0]
+    ev3.checks[0] = CrossCheck("c", "a vs b", "i", 1e-15, 1e-12, control=Control("a deliberate bug", 0.5))
+    assert ev3.verdict() == "proved"
+
+
+def test_identity_and_z3_steps_record_digests_and_controls() -> None:
+    take_records()
+    assert sx.identity(sx.d(sx.Softmax().log_pi(True)), 1 - sx.Softmax().pi(True))
+    assert logic.prove(X > 0, [X > 1]).proved
+    recs = take_records()
+    assert [r["kind"] for r in recs] == ["sympy zero test", "z3"]
+    assert all(r["negative control"] == "failed as expected" for r in recs)
+    # contradictory assumptions make anything provable: the z3 step's control notices
+    logic.prove(X > 1, [X > 2, X < 0])
+    (vacuous,) = take_records()
+    assert vacuous["negative control"].startswith("PASSED")
+    # the digest depends on what was checked
+    assert logic.prove(X > 0, [X > 1]).proved and logic.prove(Y > 0, [Y > 1]).proved
+    a, b = take_records()
+    assert a["digest"] != b["digest"]
 
 
 def test_failed_cross_check_and_unconfirmed_erratum_fail() -> None:
     ev = Evidence(complete=True)
-    ev.step("(1)", "s", "m", True)
+    ev.step("(1)", "s", "m", True, evidence=REC)
     ev.check("c", "a vs b", "i", 1e-3, 1e-12)
     assert ev.verdict() == "failed"
     ev2 = Evidence(complete=True)
-    ev2.step("(1)", "s", "m", False, erratum="E1")
+    ev2.step("(1)", "s", "m", False, erratum="E1", evidence=REC)
     ev2.add_erratum("E1", "(1)", "p", "cx", "c", False)
     assert ev2.verdict() == "failed"
     ev3 = Evidence(complete=True)
@@ -161,9 +201,25 @@ def test_a_crashing_derivation_is_a_failed_claim() -> None:
 
 def test_registry_covers_design_claims() -> None:
     assert IDS == ("thm3.1", "thm3.3", "cor3.4", "thm3.5", "eq16-18", "eq19-21", "eq22-23", "eq24", "eq26-28",
-                   "thm4.3", "asm5.1", "a1", "eq35-t1", "obs5.3", "rem5.2", "c2")
+                   "thm4.3", "asm5.1", "a1", "eq35-t1", "obs5.3", "rem5.2", "c2", "ppo-trainer", "controls")
     assert all(c.statement and c.reference and c.title for c in CLAIMS)
 
 
 def test_sig() -> None:
     assert sig(1.23456e-15) == 1.2e-15 and sig(0.0) == 0.0
+
+
+def test_the_derivations_gaussian_density_and_entropy_match_torch_distributions() -> None:
+    """The helpers of derivations.autograd sit on both sides of thm4.3's cross-check: pin them independently."""
+    g = ag.generator(5)
+    mean, std, action = ag.randn(g, 3), ag.randn(g, 3, scale=0.3).exp(), ag.randn(g, 3)
+    normal = torch.distributions.Normal(mean, std)
+    torch.testing.assert_close(ag.gaussian_log_prob(mean, std, action), normal.log_prob(action).sum().reshape(1))
+    torch.testing.assert_close(ag.gaussian_entropy(std), normal.entropy().sum().reshape(1))
+
+
+def test_an_undischarged_domain_obligation_is_not_a_proof() -> None:
+    # (log x)² ≥ 0 holds wherever log x is defined: only the obligation x > 0 stops the proof
+    r = logic.prove(sympy.log(X) ** 2 >= 0)
+    assert not r.proved and "obligation not discharged" in r.method
+    assert logic.prove(sympy.log(X) ** 2 >= 0, [X > 0]).proved

@@ -41,7 +41,7 @@ def verdicts(ids: list[str]) -> dict[str, str]:
 def test_select_keeps_the_papers_order_and_accepts_commas() -> None:
     assert prove.select(["c2,thm3.1", "a1"]) == ["thm3.1", "a1", "c2"]
     assert prove.select(None) == list(prove.claim_ids())
-    assert len(prove.claim_ids()) == 16
+    assert len(prove.claim_ids()) == 18
 
 
 def test_unknown_id_is_a_user_error() -> None:
@@ -89,6 +89,13 @@ def test_check_ignores_timings_versions_and_float_noise_but_not_verdicts(tmp_pat
     assert "z3 9.9.9" in data["steps"][0]["method"]
     path.write_text(json.dumps(data))
     assert prove.check(tmp_path, certs, full=False).ok
+
+    flipped = json.loads(json.dumps(data))
+    flipped["steps"][0]["holds"] = not flipped["steps"][0]["holds"]
+    assert any("holds" in m for m in prove.differences(flipped, certs[FAST.index("eq35-t1")]))
+    forged = json.loads(json.dumps(data))
+    forged["steps"][0]["evidence"] = []  # a step whose computation was replaced by a constant
+    assert any("evidence" in m for m in prove.differences(forged, certs[FAST.index("eq35-t1")]))
 
     data["verdict"] = "proved?"
     data["steps"][1]["statement"] += " (edited)"

@@ -14,7 +14,8 @@ HELP = "prove the paper's claims (sympy/z3 + autograd) and write or check the ce
 EPILOG = """\
 Each claim becomes proofs/<id>.json and a row of proofs/README.md (verdict: proved, cross-checked,
 erratum or failed). With --check nothing is written: the run fails when a claim fails or when the
-committed proofs/ differ from what the code now produces (timings and float noise aside).
+committed proofs/ differ from what the code now produces (timings and float noise aside) — including
+the evidence each step records (digests of what was checked, outcomes, negative controls).
 exit status: 0 all claims hold (errata recorded), 1 a claim failed or --check found a difference, 2 bad input"""
 
 
