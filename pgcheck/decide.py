@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
+from typing import Any
 
+import mpmath
 import sympy
 
 from pgcheck import deadline, enclose, symbols
@@ -261,18 +263,33 @@ def _decimal(v: Fraction, digits: int) -> str:
 
 def show(e: sympy.Basic, env: Point | None = None, digits: int = 15) -> str:
     """The value of ``e`` at ``env`` for people: exact when rational and short, else ``digits``
-    significant digits that certified bounds guarantee (a ``≈`` marks a value not known to that many)."""
+    significant digits that a certified interval guarantees (a ``≈`` marks a value not known to that many;
+    magnitudes like e^(-10^18) are printed with their own exponent, not as 0)."""
     v = exact_rational(e, env)
     if v is not None and len(fmt(v)) <= 24:
         return fmt(v)
-    try:
-        lo, hi = bounds(e, env, rel_width=Fraction(1, 10 ** (digits + 5)))
-    except (Undecided, Undefined, TooLarge) as exc:
-        return f"(no certified value: {exc})"
-    mid = (lo + hi) / 2
-    if lo <= 0 <= hi and hi - lo < Fraction(1, 10**300):
-        return "0 (to within 1e-300)"
-    text = _decimal(mid, digits)
-    if hi - lo > abs(mid) * Fraction(1, 10**digits):
-        return f"≈{text} (certified in [{_decimal(lo, 6)}, {_decimal(hi, 6)}])"
-    return text
+    last: Any = None
+    for prec in PRECISIONS:
+        try:
+            n = enclose.evaluate(e, env, prec)
+        except Unsure:
+            continue
+        except (NoEnclosure, Undefined) as exc:
+            return f"(no certified value: {exc})"
+        if isinstance(n, Fraction):
+            return _decimal(n, digits)
+        last = n
+        with mpmath.mp.workprec(prec + 10):
+            a, b = mpmath.mpf(n.a), mpmath.mpf(n.b)
+            mid = (a + b) / 2
+            if (a > 0 or b < 0) and b - a <= abs(mid) * mpmath.mpf(10) ** -(digits + 2):
+                return str(mpmath.nstr(mid, digits))
+    if last is None:
+        return "(no certified value)"
+    with mpmath.mp.workprec(PRECISIONS[-1] + 10):
+        a, b = mpmath.mpf(last.a), mpmath.mpf(last.b)
+        if a == 0 and b == 0:
+            return "0"
+        if a <= 0 <= b:
+            return f"0 (to within {mpmath.nstr(max(abs(a), abs(b)), 3)})"
+        return f"≈{mpmath.nstr((a + b) / 2, digits)} (certified in [{mpmath.nstr(a, 6)}, {mpmath.nstr(b, 6)}])"

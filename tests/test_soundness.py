@@ -160,6 +160,17 @@ def test_displayed_values_are_right_after_cancellation() -> None:
         assert mpmath.mpf(cx["f(x,y1)"]) > mpmath.mpf(cx["f(x,y2)"])
 
 
+def test_a_tiny_value_is_shown_with_its_exponent_not_as_0() -> None:
+    cx = validate("(y + y**3) * ((1 + x*x) if y == 1e-3 else exp(x**3))", options=FRESH).property("1b").counterexample
+    assert cx is not None
+    with mpmath.workdps(50):
+        x = mpmath.mpf(Fraction(cx["x"]).numerator) / Fraction(cx["x"]).denominator
+        y2 = mpmath.mpf(Fraction(cx["y2"]).numerator) / Fraction(cx["y2"]).denominator
+        truth = (y2 + y2**3) * mpmath.exp(x**3)
+        shown = mpmath.mpf(cx["f(x,y2)"])
+        assert shown > 0 and abs(shown / truth - 1) < mpmath.mpf(10) ** -13, (cx["f(x,y2)"], truth)
+
+
 # --- R7: no traceback, no hang -------------------------------------------------------------------------
 
 
