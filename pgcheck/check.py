@@ -45,7 +45,7 @@ import numpy as np
 import sympy
 import z3
 
-from pgcheck import __version__, deadline, decide, local, scales, search, symbols
+from pgcheck import __version__, deadline, decide, enclose, local, scales, search, symbols
 from pgcheck.backends import ArrayFn, to_numpy, to_torch
 from pgcheck.certificate import (
     _TOKEN,
@@ -438,6 +438,23 @@ def _nice_below(bound: Fraction) -> Fraction:
     raise AssertionError("unreachable")
 
 
+def _root_free_radius(d: sympy.Expr) -> Fraction | None:
+    """The largest h tried such that d (of x alone) certainly keeps the non-zero sign of d(0) on [-h, h]."""
+    try:
+        s0 = decide.sign(d, decide.at(Fraction(0)))
+    except (decide.Undecided, decide.Undefined, decide.TooLarge):
+        return None
+    if s0 == 0:
+        return None
+    for h in local.HS:
+        try:
+            if decide.sign(d, {X: enclose.interval(-h, h, 2048)}) == s0:
+                return h
+        except (decide.Undecided, decide.Undefined, decide.TooLarge):
+            continue
+    return None
+
+
 def _branch_points(f: sympy.Expr) -> list[Fraction]:
     """Certified lower bounds on |r| for the non-zero points r where a branch of f that depends on x alone
     switches (comparisons, and the kinks of max/min/abs), as far as they can be located exactly."""
@@ -456,6 +473,9 @@ def _branch_points(f: sympy.Expr) -> list[Fraction]:
         try:
             poly = sympy.Poly(d, X)
         except sympy.PolynomialError:
+            radius = _root_free_radius(d)  # not a polynomial (exp(x) != exp(1e-7)): a certified sign
+            if radius is not None:
+                out.append(radius)
             continue
         coeffs = poly.all_coeffs()
         if all(isinstance(c, sympy.Rational) for c in coeffs) and poly.degree() > 0:

@@ -69,7 +69,7 @@ def _delta(text: str) -> Fraction:
 
 
 @pytest.mark.parametrize("text", ["y if x != 1e-9 else 2 * y", "y * (1 + x) if x > -3e-8 else y * (1 + x) / 2",
-                                  "y if abs(x - 1e-12) > 0 else 2 * y"])
+                                  "y if abs(x - 1e-12) > 0 else 2 * y", "y if exp(x) != exp(1e-7) else 2 * y"])
 def test_a_branch_point_near_0_gives_a_small_positive_neighbourhood(text: str) -> None:
     assert validate(text, options=FRESH).property("2").verdict == "proved"
     assert _delta(text) > 0
