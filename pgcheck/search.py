@@ -225,11 +225,12 @@ def _hypothesis_1b(f: ArrayFn, budget: Budget) -> list[tuple[float, float, float
         y2 = y1 + gap
         if not y1 < y2:
             return
-        f1, f2 = _call(f, np.array([x, x]), np.array([y1, y2]))
-        if np.isfinite(f1) and np.isfinite(f2):
-            target(float(f1 - f2))
-            if f1 - f2 > 1e-9 * (1 + abs(f1) + abs(f2)):
-                best.append((float(f1 - f2), (x, y1, y2)))
+        f1, f2 = (float(v) for v in _call(f, np.array([x, x]), np.array([y1, y2])))
+        drop = f1 - f2  # Python floats: an overflow to inf is no warning, and inf is skipped below
+        if np.isfinite(drop):
+            target(drop)
+            if drop > 1e-9 * (1 + abs(f1) + abs(f2)):
+                best.append((drop, (x, y1, y2)))
 
     probe()
     return [t for _, t in sorted(best, reverse=True)[:4]]
