@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -166,7 +166,16 @@ def value_loss_fn(values: torch.Tensor, old_values: torch.Tensor, targets: torch
     return 0.5 * ((values - targets) ** 2).mean()
 
 
-def ppo_loss(policy: ActorCritic, scale: CheckedScale, c: PPOConfig,
+class PolicyHeads(Protocol):
+    """What :func:`ppo_loss` needs of a policy: :class:`~agents.policy.ActorCritic`, or one lane's outputs of a
+    lane-batched forward pass (:mod:`agents.lanes`)."""
+
+    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor: ...
+
+
+def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
              mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss of one minibatch ``mb`` (obs, actions, log_prob = log π_old, advantages — already normalised
     if the config says so —, targets, values = the rollout's V) and its parts (detached).

@@ -154,6 +154,13 @@ class RunLogger(Callback):
             self.tb.add_scalar("charts/episodic_return", episode_return, step)
 
     def on_update(self, trainer: PPO, metrics: dict[str, float]) -> None:
+        self.write_metrics(metrics)
+        last = trainer.update_index >= trainer.config.num_updates
+        if trainer.update_index % self.checkpoint_every == 0 or last:
+            save_checkpoint(self.run, trainer)
+
+    def write_metrics(self, metrics: dict[str, float]) -> None:
+        """One row of metrics.csv (and TensorBoard scalars); flushes both CSV files."""
         self._mw.writerow([_fmt(metrics[c]) for c in METRIC_COLUMNS])
         self._metrics.flush()
         self._episodes.flush()
@@ -163,9 +170,6 @@ class RunLogger(Callback):
                 if not math.isnan(metrics[c]):
                     self.tb.add_scalar(f"train/{c}", metrics[c], step)
             self.tb.flush()
-        last = trainer.update_index >= trainer.config.num_updates
-        if trainer.update_index % self.checkpoint_every == 0 or last:
-            save_checkpoint(self.run, trainer)
 
     def close(self) -> None:
         self._metrics.close()

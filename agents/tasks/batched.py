@@ -30,6 +30,8 @@ from gymnasium.vector import AutoresetMode
 from agents.tasks.engine import Engine, MujocoBatchEngine
 from agents.tasks.logic import ModelConstants, Task, make_task, model_constants
 
+STATE_FIELDS = ("time", "qpos", "qvel", "act", "qacc_warmstart", "ctrl", "qfrc_applied", "xfrc_applied",
+                "mocap_pos", "mocap_quat")
 MAX_EPISODE_STEPS = 1000   # the TimeLimit of Hopper/Walker2d/HalfCheetah/Ant/Humanoid-v5
 
 
@@ -134,6 +136,36 @@ class BatchedTask(gym.vector.VectorEnv):
             obs[done] = self._reset_worlds(done)
         self._obs[:] = obs
         return self._obs.copy(), np.asarray(reward, dtype=np.float64), terminated, truncated, info
+
+    # -- exact state, for bitwise resume --------------------------------------------------------------
+
+    def get_world_states(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The exact state of worlds ``ids``: step counter, RNG stream and every MuJoCo state field
+        (``mujoco.batch`` keeps the integration state in rows: qpos, qvel, act, qacc_warmstart, ctrl, ...)."""
+        if self._rngs is None:
+            raise RuntimeError("call reset() before get_world_states()")
+        rows = self._state_rows()
+        return [{"elapsed": int(self._elapsed[i]), "np_random": dict(self._rngs[i].bit_generator.state),
+                 "mujoco": {name: np.array(arr[i]) for name, arr in rows.items()}} for i in ids]
+
+    def set_world_states(self, ids: Sequence[int], states: Sequence[dict[str, Any]]) -> None:
+        """Restore worlds ``ids`` from :meth:`get_world_states` (then recompute derived fields)."""
+        if self._rngs is None:
+            raise RuntimeError("call reset() before set_world_states()")
+        rows = self._state_rows()
+        batch: Any = getattr(self.engine, "batch")  # noqa: B009 (checked by _state_rows)
+        for i, state in zip(ids, states, strict=True):
+            self._elapsed[i] = int(state["elapsed"])
+            self._rngs[i].bit_generator.state = state["np_random"]
+            for name, value in state["mujoco"].items():
+                rows[name][i] = value
+        batch.forward(np.asarray(ids, dtype=np.int64))                      # mj_forward: derived fields
+
+    def _state_rows(self) -> dict[str, np.ndarray]:
+        batch = getattr(self.engine, "batch", None)
+        if batch is None:
+            raise RuntimeError("this engine cannot save its state")
+        return {name: batch.bind(name) for name in STATE_FIELDS if np.asarray(batch.bind(name)).size}
 
     def close_extras(self, **kwargs: Any) -> None:
         pass

@@ -100,3 +100,8 @@ class MujocoBatchEngine:
 
     def field(self, name: str) -> np.ndarray:
         return self._fields[name]
+
+    @property
+    def batch(self) -> Any:
+        """The underlying ``mujoco.batch.Batch`` (its state rows are bound by name)."""
+        return self._batch

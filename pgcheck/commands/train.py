@@ -57,7 +57,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local processes (default) or a Ray cluster")
     p.add_argument("--ray-address", help="Ray cluster address (default: start or join a local one)")
-    p.add_argument("--workers", type=int, help="parallel local processes (default: min(seeds, CPUs))")
+    p.add_argument("--workers", type=int, help="parallel local processes: the seeds of a batched MuJoCo task train "
+                   "as lanes of one process by default, split over N processes with --workers N (other "
+                   "environments: one process per seed, default min(seeds, CPUs))")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue the unfinished runs in RUN_DIR with their recorded configuration "
                    "(only --device, --workers, --backend and --no-progress may change)")
@@ -218,13 +220,24 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace, jobs: list[tuple[str, bool]], out: Path) -> int:
+    from agents.lanerun import lane_groups, run_groups_local, run_groups_ray
     from agents.runner import run_local, run_ray
 
-    if args.backend == "ray":
-        results = run_ray(jobs, args.ray_address)
-    else:
-        workers = args.workers or min(len(jobs), os.cpu_count() or 1)
-        results = run_local(jobs, workers, progress=not args.no_progress)
+    # runs of a batched MuJoCo task train as lanes of one trainer (one process by default; --workers N
+    # splits them over N processes, --backend ray makes each group a Ray task); others one run per process
+    results = []
+    for resume in sorted({r for _, r in jobs}):
+        these = [j for j in jobs if j[1] == resume]
+        groups, single = lane_groups(these, args.workers or 1)
+        if groups:
+            results += (run_groups_ray(groups, resume, args.ray_address) if args.backend == "ray"
+                        else run_groups_local(groups, resume, args.workers or 1, progress=not args.no_progress))
+        if single:
+            if args.backend == "ray":
+                results += run_ray(single, args.ray_address)
+            else:
+                workers = args.workers or min(len(single), os.cpu_count() or 1)
+                results += run_local(single, workers, progress=not args.no_progress)
     failed = 0
     for r in results:
         ret = "-" if r.recent_return != r.recent_return else f"{r.recent_return:.1f}"

@@ -1,0 +1,270 @@
+"""Running a group of run directories as lanes of one :class:`agents.lanes.LaneTrainer`.
+
+Every lane writes its own run directory exactly as a single run does (:mod:`agents.rundir`): config,
+certificate, status, metrics.csv, episodes.csv, tb/ and checkpoint.pt, the latter in :meth:`PPO.state_dict`'s
+format plus the lane's worlds (``batched_env_states``), so ``evaluate``, ``compare`` and ``--resume`` work on
+each directory by itself.
+
+Checkpoints are per lane (not one lane-stacked file) so that each run directory stays self-contained. The
+lanes of a group are saved as a set, in two phases: every lane's new state is first written to
+``checkpoint.next.pt`` (atomically), then each is renamed to ``checkpoint.pt``. A kill in the first phase
+leaves every ``checkpoint.pt`` at the previous update; a kill in the second leaves every lane with the new
+state in one of the two files. :func:`recover_checkpoints` tells the two apart on resume, so a killed
+multi-lane run always restarts from one consistent update of all its lanes, and resumes bitwise.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.lanes import LaneTrainer
+from agents.ppo import Callback, PPOConfig
+from agents.rundir import (
+    CHECKPOINT,
+    RunLogger,
+    atomic_write_bytes,
+    get_status,
+    load_checkpoint,
+    read_config,
+    read_json,
+    set_status,
+)
+from agents.runner import JobResult, ProgressFn
+from pgcheck.errors import UserError
+
+NEXT = "checkpoint.next.pt"
+
+
+def _checked_scale(run: Path, config: PPOConfig) -> Any:
+    from pgcheck.certificate import Certificate, InvalidScaleError
+    from pgcheck.check import checked_scale
+    from pgcheck.expr import ExprError
+
+    try:
+        scale = checked_scale(config.scale, config.scale_params)
+    except (InvalidScaleError, ExprError) as exc:
+        raise UserError(f"{run}: the scale in config.json is refused: {exc}") from None
+    recorded = Certificate.from_dict(read_json(run / "certificate.json"))
+    if recorded.canonical_hash != scale.certificate.canonical_hash:
+        raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
+                        "in the run (different pgcheck version or definition)")
+    return scale
+
+
+def _load(path: Path) -> dict[str, Any]:
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)  # as rundir.load_checkpoint
+    return state
+
+
+def save_lane_checkpoints(trainer: LaneTrainer, runs: Sequence[Path], lanes: Sequence[int]) -> None:
+    """Write the checkpoints of ``lanes`` as one set (see the module docstring)."""
+    for i in lanes:
+        buf = io.BytesIO()
+        torch.save(trainer.lane_state_dict(i), buf)
+        atomic_write_bytes(runs[i] / NEXT, buf.getvalue())
+    for i in lanes:
+        os.replace(runs[i] / NEXT, runs[i] / CHECKPOINT)
+
+
+def recover_checkpoints(runs: Sequence[Path]) -> None:
+    """Finish or undo an interrupted :func:`save_lane_checkpoints` of these runs (failed runs excluded)."""
+    live = [r for r in runs if get_status(r).get("status") != "failed"]
+    nexts = {r: int(_load(r / NEXT)["update_index"]) for r in live if (r / NEXT).is_file()}
+    if not nexts:
+        return
+    target = max(nexts.values())
+    current = {r: int(_load(r / CHECKPOINT)["update_index"]) if (r / CHECKPOINT).is_file() else -1 for r in live}
+    complete = all(nexts.get(r) == target or current[r] == target for r in live)
+    for r in nexts:
+        if complete:
+            os.replace(r / NEXT, r / CHECKPOINT)
+        else:
+            (r / NEXT).unlink()
+
+
+class _LaneLogger(Callback):
+    """A lane's :class:`RunLogger` (CSV and TensorBoard); checkpoints are written by the group."""
+
+    def __init__(self, logger: RunLogger) -> None:
+        self.logger = logger
+
+    def on_episode(self, trainer: Any, step: int, episode_return: float, length: int) -> None:
+        self.logger.on_episode(trainer, step, episode_return, length)
+
+    def on_update(self, trainer: Any, metrics: dict[str, float]) -> None:
+        self.logger.write_metrics(metrics)
+
+
+class _Progress(Callback):
+    def __init__(self, sink: ProgressFn, run: str) -> None:
+        self.sink, self.run = sink, run
+
+    def on_update(self, trainer: Any, metrics: dict[str, float]) -> None:
+        self.sink({"run": self.run, "step": int(metrics["global_step"]), "total": trainer.config.total_steps,
+                   "sps": metrics["sps"], "recent_return": metrics["recent_return"]})
+
+
+def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | None = None,
+                  stop_after_updates: int | None = None) -> list[JobResult]:
+    """Train (or continue) the runs ``run_dirs`` as lanes of one trainer. Never raises for a NaN loss: that
+    lane stops, keeps its last good checkpoint and its result (and status.json) say why; the others go on."""
+    runs = [Path(r) for r in run_dirs]
+    configs = [read_config(r) for r in runs]
+    scales = [_checked_scale(r, c) for r, c in zip(runs, configs, strict=True)]
+    if resume:
+        recover_checkpoints(runs)
+    states = [load_checkpoint(r) if resume else None for r in runs]
+    indices = {int(s["update_index"]) if s is not None else 0 for s in states}
+    if len(indices) > 1:
+        raise UserError(f"the runs {', '.join(map(str, runs))} are at different updates; resume them separately")
+    torch.set_num_threads(configs[0].torch_threads)
+    trainer = LaneTrainer(list(zip(configs, scales, strict=True)))
+    for i, state in enumerate(states):
+        if state is not None:
+            trainer.load_lane_state_dict(i, state)
+    loggers = [RunLogger(r, c.checkpoint_every, resume_step=ln.global_step)
+               for r, c, ln in zip(runs, configs, trainer.lanes, strict=True)]
+    callbacks: list[list[Callback]] = []
+    for r, logger in zip(runs, loggers, strict=True):
+        cbs: list[Callback] = [_LaneLogger(logger)]
+        if progress is not None:
+            cbs.append(_Progress(progress, str(r)))
+        callbacks.append(cbs)
+    for r, ln in zip(runs, trainer.lanes, strict=True):
+        set_status(r, "running", pid=os.getpid(), resumed_from_step=ln.global_step if resume else None,
+                   exact_env_state=ln.exact_env_state, device=str(trainer.device), lanes=len(runs))
+    reported: set[int] = set()
+    results: dict[int, JobResult] = {}
+    c = trainer.config
+    try:
+        done = 0
+        while trainer.active and trainer.update_index < c.num_updates and (
+                stop_after_updates is None or done < stop_after_updates):
+            trainer.train_one_update(callbacks)
+            done += 1
+            for i, reason in trainer.failed.items():
+                if i not in reported:
+                    reported.add(i)
+                    results[i] = _failed(runs[i], reason)
+            u = trainer.update_index
+            if u % c.checkpoint_every == 0 or u >= c.num_updates:
+                save_lane_checkpoints(trainer, runs, trainer.active)
+        for i in trainer.active:
+            ln = trainer.lanes[i]
+            recent = sum(ln.recent_returns) / len(ln.recent_returns) if ln.recent_returns else float("nan")
+            status = "finished" if ln.update_index >= c.num_updates else "stopped"
+            set_status(runs[i], status, global_step=ln.global_step, exact_env_state=ln.exact_env_state)
+            results[i] = JobResult(str(runs[i]), status, "", ln.global_step, recent)
+        return [results[i] for i in range(len(runs))]
+    except KeyboardInterrupt:
+        for i in trainer.active:
+            set_status(runs[i], "interrupted", global_step=trainer.lanes[i].global_step)
+        raise
+    finally:
+        for logger in loggers:
+            logger.close()
+        trainer.close()
+
+
+def _failed(run: Path, reason: str) -> JobResult:
+    last = load_checkpoint(run)
+    kept = int(last["global_step"]) if last is not None else 0
+    where = (f"the last good checkpoint (step {kept}) is kept in {run / CHECKPOINT}" if last is not None
+             else "no checkpoint had been written yet, so there is nothing to resume from")
+    msg = f"{reason}; this lane stopped (the others go on) and nothing of this update was saved: {where}"
+    set_status(run, "failed", reason=msg, global_step=kept)
+    return JobResult(str(run), "failed", msg, kept, float("nan"))
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# groups of lanes: in this process, in worker processes, or as Ray tasks
+
+
+def lane_groups(jobs: Sequence[tuple[str, bool]], workers: int) -> tuple[list[list[str]], list[tuple[str, bool]]]:
+    """Split ``jobs`` into lane groups (runs of a batched task that can share a trainer: same shared fields,
+    same resume flag and checkpoint update), each cut into at most ``workers`` pieces; and the jobs that must
+    run alone (environments without a batched task)."""
+    from agents.lanes import SHARED_FIELDS
+    from agents.tasks import TASKS
+
+    keyed: dict[tuple[Any, ...], list[str]] = {}
+    single: list[tuple[str, bool]] = []
+    if any(resume for _, resume in jobs):
+        recover_checkpoints([Path(r) for r, resume in jobs if resume])
+    for run_dir, resume in jobs:
+        config = read_config(Path(run_dir))
+        if config.env_id not in TASKS:
+            single.append((run_dir, resume))
+            continue
+        state = load_checkpoint(Path(run_dir)) if resume else None
+        index = int(state["update_index"]) if state is not None else 0
+        key = (*(repr(getattr(config, f)) for f in SHARED_FIELDS), resume, index)
+        keyed.setdefault(key, []).append(run_dir)
+    groups: list[list[str]] = []
+    for runs in keyed.values():
+        k = max(1, min(workers, len(runs)))
+        size = -(-len(runs) // k)
+        groups += [runs[j:j + size] for j in range(0, len(runs), size)]
+    return groups, single
+
+
+def _group_worker(runs: list[str], resume: bool, q: Any) -> list[JobResult]:
+    return run_lanes_job(runs, resume, progress=q.put if q is not None else None)
+
+
+def run_groups_local(groups: Sequence[Sequence[str]], resume: bool, workers: int,
+                     progress: bool = True) -> list[JobResult]:
+    """Each group as one trainer: in this process (one group) or in ``workers`` spawned processes."""
+    import multiprocessing as mp
+
+    from agents.runner import ProgressBars, _drain
+
+    flat = [r for g in groups for r in g]
+    totals = [int(read_json(Path(r) / "config.json")["total_steps"]) for r in flat]
+    bars = ProgressBars(flat, totals, enabled=progress)
+    try:
+        if len(groups) == 1 or workers == 1:
+            return [res for g in groups for res in run_lanes_job(list(g), resume, progress=bars)]
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            q = manager.Queue()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = [pool.submit(_group_worker, list(g), resume, q) for g in groups]
+                while not all(f.done() for f in futures):
+                    _drain(q, bars, timeout=0.2)
+                _drain(q, bars, timeout=0.0)
+                return [res for f in futures for res in f.result()]
+    finally:
+        bars.close()
+
+
+def run_groups_ray(groups: Sequence[Sequence[str]], resume: bool, address: str | None) -> list[JobResult]:
+    """Each group as one Ray task (one CPU): run directories must be on storage every node shares."""
+    import sys
+
+    try:
+        import ray
+    except ImportError:
+        raise UserError("install ray to use --backend ray") from None
+    ray.init(address=address, ignore_reinit_error=True,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
+    remote_job = ray.remote(num_cpus=1)(run_lanes_job)
+    refs = [remote_job.remote(list(g), resume) for g in groups]
+    results: list[JobResult] = []
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        for group_results in ray.get(done):
+            results.extend(group_results)
+        print(f"ray: {len(results)}/{sum(len(g) for g in groups)} lanes done", file=sys.stderr)
+    order = {r: i for i, r in enumerate(r for g in groups for r in g)}
+    return sorted(results, key=lambda res: order[res.run])

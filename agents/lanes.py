@@ -1,0 +1,626 @@
+"""Lanes: several PPO runs of one task trained together in one process, each exactly as :class:`agents.ppo.PPO`
+would train it alone.
+
+A lane is one run — its :class:`~agents.ppo.PPOConfig` (scale function and parameters, α, β, seed, ...) and
+its :class:`~pgcheck.certificate.CheckedScale` — with its own worlds, parameters, Adam state, normalisation
+statistics and RNG streams. :class:`LaneTrainer` steps the worlds of all lanes in one
+:class:`~agents.tasks.BatchedTask` call, keeps the parameters of all lanes stacked in one ``(L, P)`` tensor,
+and per minibatch index runs one forward pass over the lane axis, one backward
+pass and one Adam step for all lanes. Each lane's loss is :func:`agents.ppo.ppo_loss` with the lane's own
+scale and configuration, evaluated on that lane's slice of the batched outputs, so the loss (and the proof
+suite's ``ppo-trainer`` claim on it) is the single-run trainer's.
+
+What keeps a lane on the single-run trainer's trajectory, bitwise on CPU (``tests/test_lanes.py``):
+
+* world ``j`` of lane ``l`` is reset with seed ``seed_l · 1000 + j``, as ``PPO`` resets its vector env, and
+  :class:`~agents.tasks.BatchedTask` is bitwise Gymnasium per world;
+* lane ``l`` initialises its network after ``torch.manual_seed(seed_l)`` and draws its action noise and
+  minibatch permutations from ``SeedSequence(seed_l).spawn(2)``, in the single-run order;
+* the acting forward pass, the rollout's values and log-probabilities are the single-run code on the
+  lane's own :class:`~agents.policy.ActorCritic` (whose parameters are views into the stacked tensor);
+* the batched forward calls the single-run ``addmm`` per lane (``exact=True``, the default; one ``baddbmm``
+  per layer is faster but not bitwise), each lane's parameter row starts 64-byte aligned as the single-run
+  flat tensor does (BLAS picks kernels by alignment), and Adam and the gradient-norm clip
+  (``torch.nn.utils.clip_grad_norm_``'s rule) are elementwise or per-row reductions.
+
+A lane whose advantages, loss or gradient norm is not finite stops alone (:attr:`LaneTrainer.failed`); its
+parameters are no longer stepped and its worlds get zero actions, while the other lanes go on.
+
+Per-lane hyperparameters are CleanRL's ``ppo_continuous_action.py`` defaults (via :class:`PPOConfig`), so a
+lane's result is comparable with published single runs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.buffer import RolloutBuffer, compute_gae
+from agents.normalize import ObsNormalizer, RewardScaler
+from agents.policy import LOG_2PI, ActorCritic
+from agents.ppo import Callback, PPOConfig, normalize_advantages, ppo_loss, resolve_device
+from agents.tasks import BatchedTask
+from pgcheck.certificate import CheckedScale
+
+# fields every lane of one trainer shares (they fix the shapes of the stacked tensors and the loop)
+SHARED_FIELDS = ("env_id", "total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
+                 "hidden_sizes", "norm_adv", "device", "torch_threads", "checkpoint_every")
+ADAM_BETAS = (0.9, 0.999)   # FlatAdam's (and torch.optim.Adam's) defaults
+ROW_ALIGN = 16              # floats: 64 bytes, the alignment of torch's CPU allocations
+
+
+def lane_problems(configs: Sequence[PPOConfig]) -> list[str]:
+    """Why these configurations cannot be lanes of one trainer (empty when they can)."""
+    out: list[str] = []
+    if not configs:
+        return ["no lanes"]
+    for name in SHARED_FIELDS:
+        values = {repr(getattr(c, name)) for c in configs}
+        if len(values) > 1:
+            out.append(f"lanes must share {name} (got {', '.join(sorted(values))})")
+    for c in configs:
+        out += [f"seed {c.seed}: {p}" for p in c.problems()]
+    return out
+
+
+class _LaneHeads:
+    """One lane's outputs of the lane-batched forward pass, as :func:`ppo_loss` asks a policy for them."""
+
+    def __init__(self, log_prob: torch.Tensor, entropy: torch.Tensor, value: torch.Tensor) -> None:
+        self._log_prob, self._entropy, self._value = log_prob, entropy, value
+
+    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._log_prob, self._entropy
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._value
+
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    numel: int
+
+
+class StackedActorCritic:
+    """The parameters of L :class:`ActorCritic` networks as one ``(L, P)`` leaf tensor (each row is the
+    lane's :func:`agents.policy.flatten_parameters` vector), with a forward pass over all lanes at once.
+
+    ``policies[l]`` is an ordinary ``ActorCritic`` whose parameters are views into row ``l``: it serves
+    acting, the rollout's values, checkpoints and evaluation with the single-run code."""
+
+    def __init__(self, policies: list[ActorCritic], exact: bool = True) -> None:
+        self.policies = policies
+        self.exact = exact
+        names = [n for n, _ in policies[0].named_parameters()]
+        self.slots: list[_Slot] = []
+        offset = 0
+        for name, p in policies[0].named_parameters():
+            self.slots.append(_Slot(name, tuple(p.shape), offset, p.numel()))
+            offset += p.numel()
+        rows = [torch.cat([p.detach().reshape(-1) for p in pol.parameters()]) for pol in policies]
+        # Rows are padded to a multiple of ROW_ALIGN floats so that every row starts 64-byte aligned, as the
+        # single-run flat tensor does: BLAS picks its kernel by alignment, and a parameter at another
+        # alignment gives other bits (measured: matrix-vector products of the value head).
+        self.num_params = offset
+        padded = -(-offset // ROW_ALIGN) * ROW_ALIGN
+        self.storage = torch.zeros(len(rows), padded, requires_grad=True)
+        self.storage.data[:, :offset] = torch.stack(rows)
+        self.storage.grad = torch.zeros_like(self.storage)
+        self.flat = self.storage[:, :offset]             # (L, P) views, row stride `padded`
+        self.grad = self.storage.grad[:, :offset]
+        for lane, pol in enumerate(policies):
+            if [n for n, _ in pol.named_parameters()] != names:
+                raise ValueError("the lanes' networks differ in structure")
+            for slot, p in zip(self.slots, pol.parameters(), strict=True):
+                p.data = self.storage.data[lane, slot.offset:slot.offset + slot.numel].view(slot.shape)
+        n_actor = sum(1 for n in names if n.startswith("actor.") and n.endswith(".weight"))
+        self._actor = [(f"actor.{2 * i}.weight", f"actor.{2 * i}.bias") for i in range(n_actor)]
+        n_critic = sum(1 for n in names if n.startswith("critic.") and n.endswith(".weight"))
+        self._critic = [(f"critic.{2 * i}.weight", f"critic.{2 * i}.bias") for i in range(n_critic)]
+
+    @property
+    def num_lanes(self) -> int:
+        return int(self.flat.shape[0])
+
+    def views(self) -> dict[str, torch.Tensor]:
+        """Differentiable (L, *shape) views of the stacked leaf, one per parameter."""
+        L = self.num_lanes
+        return {s.name: self.storage[:, s.offset:s.offset + s.numel].view(L, *s.shape) for s in self.slots}
+
+    def _mlp(self, p: dict[str, torch.Tensor], layers: list[tuple[str, str]], x: torch.Tensor) -> torch.Tensor:
+        # ActorCritic._forward with a lane axis. exact: the single-run addmm per lane (same GEMM calls, same
+        # bits, forward and backward); otherwise one baddbmm per layer (one GEMM call for all lanes)
+        last = len(layers) - 1
+        for i, (w, b) in enumerate(layers):
+            if self.exact:
+                x = torch.stack([torch.addmm(bl, xl, wl.t())
+                                 for bl, xl, wl in zip(p[b].unbind(0), x.unbind(0), p[w].unbind(0), strict=True)])
+            else:
+                x = torch.baddbmm(p[b].unsqueeze(1), x, p[w].transpose(1, 2))
+            if i < last:
+                x = torch.tanh(x)
+        return x
+
+    def heads(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``log π_θ(a|s)``, ``H(π_θ(·|s))`` and ``V(s)`` per lane and sample, (L, B) each, differentiable:
+        :meth:`ActorCritic.log_prob_entropy` and :meth:`ActorCritic.value` with a lane axis in front."""
+        p = self.views()
+        mu = self._mlp(p, self._actor, obs)
+        log_std = p["log_std"]
+        act_dim = mu.shape[-1]
+        z = (actions - mu) * torch.exp(-log_std).unsqueeze(1)
+        log_prob = -0.5 * (z * z).sum(-1) - log_std.sum(-1, keepdim=True) - 0.5 * LOG_2PI * act_dim
+        entropy = (log_std.sum(-1, keepdim=True) + 0.5 * (1.0 + LOG_2PI) * act_dim).expand(mu.shape[0], mu.shape[1])
+        value = self._mlp(p, self._critic, obs).squeeze(-1)
+        return log_prob, entropy, value
+
+
+class LaneAdam:
+    """:class:`agents.optim.FlatAdam` for each row of an (L, P) tensor, with its own step count, rate and eps
+    per row. Rows that share them are stepped by one set of whole-tensor operations (the same elementwise
+    arithmetic, so the same bits); otherwise row by row."""
+
+    def __init__(self, param: torch.Tensor, grad: torch.Tensor, lrs: Sequence[float], eps: Sequence[float]) -> None:
+        self.param, self.grad = param, grad
+        L = param.shape[0]
+        self.lr = [float(v) for v in lrs]
+        self.eps = [float(v) for v in eps]
+        self.step_count = [0] * L
+        # padded like the parameters (see StackedActorCritic), so each row is laid out as FlatAdam's tensor
+        self.exp_avg = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype)[:, :param.shape[1]]
+        self.exp_avg_sq = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype)[:, :param.shape[1]]
+        self.whole = True
+
+    @torch.no_grad()
+    def step(self, lanes: Sequence[int]) -> None:
+        """Step the rows ``lanes`` (the others are left exactly as they are)."""
+        b1, b2 = ADAM_BETAS
+        L = self.param.shape[0]
+        for i in lanes:
+            self.step_count[i] += 1
+        keys = {(self.step_count[i], self.lr[i], self.eps[i]) for i in lanes}
+        if self.whole and len(lanes) == L and len(keys) == 1:
+            groups: list[tuple[slice | int, int]] = [(slice(None), lanes[0])]
+        else:
+            groups = [(i, i) for i in lanes]
+        for rows, i in groups:
+            g, m, v, p = self.grad[rows], self.exp_avg[rows], self.exp_avg_sq[rows], self.param[rows]
+            m.lerp_(g, 1.0 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+            bias1 = 1.0 - b1 ** self.step_count[i]
+            bias2 = 1.0 - b2 ** self.step_count[i]
+            denom = (v.sqrt() / math.sqrt(bias2)).add_(self.eps[i])
+            p.addcdiv_(m, denom, value=-self.lr[i] / bias1)
+
+    def lane_state(self, i: int) -> dict[str, Any]:
+        """Row ``i``'s state in :meth:`FlatAdam.state_dict`'s format."""
+        return {"lr": self.lr[i], "betas": ADAM_BETAS, "eps": self.eps[i], "step": self.step_count[i],
+                "exp_avg": self.exp_avg[i].clone(), "exp_avg_sq": self.exp_avg_sq[i].clone()}
+
+    def load_lane_state(self, i: int, state: dict[str, Any]) -> None:
+        if tuple(float(b) for b in state["betas"]) != ADAM_BETAS:
+            raise ValueError(f"lane {i}: Adam betas {state['betas']} differ from {ADAM_BETAS}")
+        self.lr[i], self.eps[i] = float(state["lr"]), float(state["eps"])
+        self.step_count[i] = int(state["step"])
+        self.exp_avg[i].copy_(state["exp_avg"])
+        self.exp_avg_sq[i].copy_(state["exp_avg_sq"])
+
+
+@torch.no_grad()
+def clip_grad_norm_rows(grad: torch.Tensor, max_norms: torch.Tensor) -> torch.Tensor:
+    """Per row of ``grad`` (L, P): :func:`agents.optim.clip_grad_norm` (coefficient
+    ``min(1, max_norm / (norm + 1e-6))``); returns the (L,) norms before clipping."""
+    norms: torch.Tensor = torch.linalg.vector_norm(grad, dim=1)
+    grad.mul_(torch.clamp(max_norms / (norms + 1e-6), max=1.0).unsqueeze(1))
+    return norms
+
+
+@dataclass
+class Lane:
+    """One run inside a :class:`LaneTrainer`: the state :class:`agents.ppo.PPO` keeps for itself."""
+
+    index: int
+    config: PPOConfig
+    scale: CheckedScale
+    policy: ActorCritic
+    act_rng: np.random.Generator
+    mb_rng: np.random.Generator
+    obs_norm: ObsNormalizer
+    rew_scale: RewardScaler
+    buffer: RolloutBuffer
+    obs: np.ndarray
+    ep_return: np.ndarray
+    ep_length: np.ndarray
+    recent_returns: deque[float]
+    torch_rng: torch.Tensor
+    global_step: int = 0
+    update_index: int = 0
+    elapsed: float = 0.0
+    failed: str | None = None                # why the lane stopped (non-finite loss), None while it trains
+    exact_env_state: bool = True
+
+
+class LaneView:
+    """What the run-directory callbacks see of one lane (the attributes of :class:`PPO` they read)."""
+
+    def __init__(self, trainer: LaneTrainer, lane: Lane) -> None:
+        self.trainer, self.lane = trainer, lane
+
+    @property
+    def config(self) -> PPOConfig:
+        return self.lane.config
+
+    @property
+    def update_index(self) -> int:
+        return self.lane.update_index
+
+    @property
+    def global_step(self) -> int:
+        return self.lane.global_step
+
+    @property
+    def recent_returns(self) -> deque[float]:
+        return self.lane.recent_returns
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.trainer.lane_state_dict(self.lane.index)
+
+
+class LaneTrainer:
+    """L lanes of one environment id. ``learn()`` runs updates until ``total_steps`` (shared by the lanes)."""
+
+    def __init__(self, lanes: Sequence[tuple[PPOConfig, CheckedScale]], nthread: int = 1, exact: bool = True) -> None:
+        """``exact``: per-lane ``addmm`` in the batched forward (bitwise the single-run trainer; measured on
+        this CPU, 16 lanes × minibatch 64: 4.9 ms per forward+backward); False: one ``baddbmm`` per layer
+        (3.2 ms, but parameters drift from the single run by ~3e-8 after 3 updates: other GEMM blocking)."""
+        configs = [c for c, _ in lanes]
+        problems = lane_problems(configs)
+        if problems:
+            raise ValueError("; ".join(problems))
+        for _, scale in lanes:
+            if not isinstance(scale, CheckedScale):
+                raise TypeError("lanes take their scale only as a CheckedScale from pgcheck.check.checked_scale")
+        c0 = configs[0]
+        self.config = c0                       # the shared fields (SHARED_FIELDS) are c0's
+        self.device = resolve_device(c0.device)
+        torch.set_num_threads(c0.torch_threads)
+        n_envs = c0.num_envs
+        self.task = BatchedTask(c0.env_id, len(lanes) * n_envs, nthread=nthread)
+        act_space: Any = self.task.single_action_space
+        obs_space: Any = self.task.single_observation_space
+        self.obs_dim = int(np.prod(obs_space.shape))
+        self.act_dim = int(np.prod(act_space.shape))
+        self.act_low = act_space.low.astype(np.float32)
+        self.act_high = act_space.high.astype(np.float32)
+        seeds = [s for c in configs for s in range(c.seed * 1000, c.seed * 1000 + n_envs)]
+        obs_all, _ = self.task.reset(seed=seeds)       # lane l, world j: seed_l·1000 + j, as PPO's vector env
+
+        policies: list[ActorCritic] = []
+        self.lanes: list[Lane] = []
+        for i, (c, scale) in enumerate(lanes):
+            torch.manual_seed(c.seed)                  # the single-run trainer's initialisation, per lane
+            policy = ActorCritic(self.obs_dim, self.act_dim, c.hidden_sizes, c.log_std_init).to(self.device)
+            policies.append(policy)
+            streams = np.random.SeedSequence(c.seed).spawn(2)
+            self.lanes.append(Lane(
+                index=i, config=c, scale=scale, policy=policy,
+                act_rng=np.random.Generator(np.random.PCG64(streams[0])),
+                mb_rng=np.random.Generator(np.random.PCG64(streams[1])),
+                obs_norm=ObsNormalizer((self.obs_dim,), c.obs_clip, enabled=c.norm_obs),
+                rew_scale=RewardScaler(n_envs, c.gamma, c.reward_clip, enabled=c.norm_reward),
+                buffer=RolloutBuffer(c.num_steps, n_envs, self.obs_dim, self.act_dim),
+                obs=np.asarray(obs_all[i * n_envs:(i + 1) * n_envs], dtype=np.float64),
+                ep_return=np.zeros(n_envs, dtype=np.float64), ep_length=np.zeros(n_envs, dtype=np.int64),
+                recent_returns=deque(maxlen=20), torch_rng=torch.get_rng_state()))
+        self.stack = StackedActorCritic(policies, exact=exact)
+        self.optimizer = LaneAdam(self.stack.flat.data, self.stack.grad, [c.learning_rate for c in configs],
+                                  [c.adam_eps for c in configs])
+        self.max_grad_norm = torch.tensor([c.max_grad_norm for c in configs], dtype=torch.float32,
+                                          device=self.device)
+        self.timing = {"physics": 0.0, "acting": 0.0, "update": 0.0}   # seconds, summed over updates
+
+    # -----------------------------------------------------------------------------------------------
+
+    @property
+    def num_lanes(self) -> int:
+        return len(self.lanes)
+
+    @property
+    def active(self) -> list[int]:
+        return [ln.index for ln in self.lanes if ln.failed is None]
+
+    @property
+    def failed(self) -> dict[int, str]:
+        return {ln.index: ln.failed for ln in self.lanes if ln.failed is not None}
+
+    def _rows(self, i: int) -> slice:
+        n = self.config.num_envs
+        return slice(i * n, (i + 1) * n)
+
+    def _fail(self, i: int, reason: str) -> None:
+        self.lanes[i].failed = reason
+
+    # -----------------------------------------------------------------------------------------------
+    # 1. rollout: PPO.collect_rollout per lane, the worlds of all lanes stepped in one call
+
+    def collect_rollout(self, callbacks: Sequence[Sequence[Callback]] = ()) -> list[list[tuple[int, float, int]]]:
+        c, n_envs = self.config, self.config.num_envs
+        active = self.active
+        actors = {i: self.lanes[i].policy.numpy_actor() for i in active}
+        finished: list[list[tuple[int, float, int]]] = [[] for _ in self.lanes]
+        actions_all = np.zeros((self.num_lanes * n_envs, self.act_dim), dtype=np.float32)
+        t_phys = 0.0
+        t0 = time.perf_counter()
+        for lane in self.lanes:
+            lane.buffer.reset()
+        for t in range(c.num_steps):
+            for i in active:
+                lane, actor = self.lanes[i], actors[i]
+                obs_n = lane.obs_norm(lane.obs)
+                lane.buffer.obs[t] = obs_n
+                action = actor.mean(obs_n)
+                action += actor.std * lane.act_rng.standard_normal(action.shape, dtype=np.float32)
+                lane.buffer.actions[t] = action
+                actions_all[self._rows(i)] = np.clip(action, self.act_low, self.act_high)
+            tp = time.perf_counter()
+            obs, reward, terminated, truncated, info = self.task.step(actions_all)
+            t_phys += time.perf_counter() - tp
+            for i in active:
+                lane, rows, buf = self.lanes[i], self._rows(i), self.lanes[i].buffer
+                term, trunc = terminated[rows], truncated[rows]
+                done = term | trunc
+                lane.global_step += n_envs
+                lane.ep_return += reward[rows]
+                lane.ep_length += 1
+                buf.rewards[t] = lane.rew_scale(reward[rows], done)
+                buf.terminated[t] = term
+                buf.dones[t] = done
+                if done.any():
+                    for j in np.flatnonzero(done):
+                        if trunc[j] and not term[j]:
+                            final = np.asarray(info["final_obs"][rows.start + j], dtype=np.float64)[None]
+                            buf.truncations.append((t, int(j), lane.obs_norm(final, update=False)[0]))
+                        episode = (lane.global_step, float(lane.ep_return[j]), int(lane.ep_length[j]))
+                        finished[i].append(episode)
+                        lane.recent_returns.append(episode[1])
+                        for cb in (callbacks[i] if callbacks else ()):
+                            cb.on_episode(LaneView(self, lane), *episode)  # type: ignore[arg-type]
+                        lane.ep_return[j], lane.ep_length[j] = 0.0, 0
+                lane.obs = np.asarray(obs[rows], dtype=np.float64)
+        for i in active:
+            lane = self.lanes[i]
+            lane.buffer.last_obs[:] = lane.obs_norm(lane.obs, update=False)
+        self.timing["physics"] += t_phys
+        self.timing["acting"] += time.perf_counter() - t0 - t_phys
+        return finished
+
+    # -----------------------------------------------------------------------------------------------
+    # 2. values, behaviour log-probabilities, advantages: PPO.evaluate_rollout on each lane's own network
+
+    def evaluate_lane(self, i: int) -> dict[str, torch.Tensor]:
+        lane, dev = self.lanes[i], self.device
+        c, buf, policy = lane.config, lane.buffer, lane.policy
+        n = c.batch_size
+        obs = torch.from_numpy(buf.obs.reshape(n, self.obs_dim)).to(dev)
+        actions = torch.from_numpy(buf.actions.reshape(n, self.act_dim)).to(dev)
+        with torch.no_grad():
+            log_prob, _ = policy.log_prob_entropy(obs, actions)
+            values = policy.value(obs)
+            last_value = policy.value(torch.from_numpy(buf.last_obs).to(dev))
+            if buf.truncations:
+                finals = torch.from_numpy(np.stack([f for _, _, f in buf.truncations])).to(dev)
+                trunc_values = policy.value(finals).cpu().numpy()
+            else:
+                trunc_values = np.zeros(0, dtype=np.float32)
+        values_np = values.cpu().numpy().reshape(c.num_steps, c.num_envs)
+        next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
+        adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
+                                   c.gamma, c.gae_lambda)
+        return {"obs": obs, "actions": actions, "log_prob": log_prob, "values": values,
+                "advantages": torch.from_numpy(adv.reshape(n)).to(dev),
+                "targets": torch.from_numpy(targets.reshape(n)).to(dev)}
+
+    # -----------------------------------------------------------------------------------------------
+    # 3. the update: PPO.update for all lanes, one forward, backward and Adam step per minibatch index
+
+    def update(self, batches: dict[int, dict[str, torch.Tensor]]) -> dict[int, dict[str, float]]:
+        c = self.config
+        n, mb, L = c.batch_size, c.minibatch_size, self.num_lanes
+        for i, batch in batches.items():
+            for key in ("advantages", "targets"):
+                if self.lanes[i].failed is None and not torch.isfinite(batch[key]).all():
+                    self._fail(i, f"the {key} of update {self.lanes[i].update_index + 1} contain NaN or inf")
+        lanes = [i for i in self.active if i in batches]
+        if not lanes:
+            return {}
+        keys = list(batches[lanes[0]])
+        # lanes that are not trained (failed) get a copy of a trained lane's data: computed, never applied
+        stacked = {k: torch.stack([batches[i if i in lanes else lanes[0]][k] for i in range(L)]) for k in keys}
+        losses: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
+        kls: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
+        clip_fracs: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
+        epochs = dict.fromkeys(lanes, 0)
+        training = list(lanes)                       # lanes still in their epochs (target_kl stops one alone)
+        new_log_prob = torch.empty(L, n, device=self.device)
+        arange = torch.arange(L, device=self.device).unsqueeze(1)
+        for _epoch in range(c.update_epochs):
+            perm = np.tile(np.arange(n), (L, 1))
+            for i in training:
+                perm[i] = self.lanes[i].mb_rng.permutation(n)
+            perm_t = torch.from_numpy(perm).to(self.device)
+            b = {k: v[arange, perm_t] for k, v in stacked.items()}
+            if c.norm_adv:  # per-minibatch normalisation; a block never straddles two lanes (n % mb == 0)
+                b["advantages"] = normalize_advantages(b["advantages"].reshape(-1), mb).view(L, n)
+            for start in range(0, n, mb):
+                sl = slice(start, start + mb)
+                mbs = {k: v[:, sl] for k, v in b.items()}
+                log_prob, entropy, value = self.stack.heads(mbs["obs"], mbs["actions"])
+                total: torch.Tensor | None = None
+                parts_by_lane: dict[int, dict[str, torch.Tensor]] = {}
+                for i in list(training):
+                    lane = self.lanes[i]
+                    loss, parts = ppo_loss(_LaneHeads(log_prob[i], entropy[i], value[i]), lane.scale, lane.config,
+                                           {k: v[i] for k, v in mbs.items()})
+                    if not torch.isfinite(loss):
+                        self._fail(i, f"the loss became {loss.item()} at update {lane.update_index + 1}, epoch "
+                                      f"{epochs[i] + 1} (policy loss {parts['policy_loss'].item()}, value loss "
+                                      f"{parts['value_loss'].item()})")
+                        training.remove(i)
+                        continue
+                    parts_by_lane[i] = parts
+                    total = loss if total is None else total + loss
+                if total is None:
+                    break
+                self.stack.storage.grad.zero_()  # type: ignore[union-attr]
+                total.backward()  # type: ignore[no-untyped-call]
+                norms = clip_grad_norm_rows(self.stack.grad, self.max_grad_norm)
+                for i in list(parts_by_lane):
+                    if not torch.isfinite(norms[i]):
+                        self._fail(i, f"the gradient norm became {norms[i].item()} at update "
+                                      f"{self.lanes[i].update_index + 1}, epoch {epochs[i] + 1}")
+                        training.remove(i)
+                        del parts_by_lane[i]
+                self.optimizer.step(sorted(parts_by_lane))
+                for i, parts in parts_by_lane.items():
+                    losses[i].append(torch.stack([parts["policy_loss"], parts["value_loss"], norms[i]]))
+                    new_log_prob[i, sl] = parts["log_prob"]
+            with torch.no_grad():
+                for i in list(training):
+                    log_ratio = new_log_prob[i] - b["log_prob"][i]
+                    ratio = log_ratio.exp()
+                    kls[i].append(((ratio - 1.0) - log_ratio).mean())
+                    clip_fracs[i].append(((ratio - 1.0).abs() > self.lanes[i].config.clip_eps_diagnostic)
+                                         .float().mean())
+                    epochs[i] += 1
+                    target = self.lanes[i].config.target_kl
+                    if target is not None and kls[i][-1].item() > target:
+                        training.remove(i)
+            if not training:
+                break
+        out: dict[int, dict[str, float]] = {}
+        for i in lanes:
+            if self.lanes[i].failed is not None:
+                continue
+            batch, policy = batches[i], self.lanes[i].policy
+            mean_losses = torch.stack(losses[i]).mean(0).tolist()
+            with torch.no_grad():
+                entropy_now = policy.log_prob_entropy(batch["obs"][:1], batch["actions"][:1])[1].item()
+            targets_all, values_all = batch["targets"], batch["values"]
+            var_t = targets_all.var().item()
+            explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
+            out[i] = {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],
+                      "entropy": entropy_now, "approx_kl": torch.stack(kls[i]).mean().item(),
+                      "clip_fraction": torch.stack(clip_fracs[i]).mean().item(), "explained_variance": explained,
+                      "epochs": float(epochs[i])}
+        return out
+
+    # -----------------------------------------------------------------------------------------------
+    # the loop
+
+    def learning_rate(self, i: int) -> float:
+        """Lane ``i``'s rate for its next update, as :meth:`PPO.learning_rate`."""
+        lane = self.lanes[i]
+        c = lane.config
+        if not c.anneal_lr:
+            return c.learning_rate
+        return c.learning_rate * (1.0 - lane.update_index / c.num_updates)
+
+    def train_one_update(self, callbacks: Sequence[Sequence[Callback]] = ()) -> dict[int, dict[str, float]]:
+        t0 = time.perf_counter()
+        active = self.active
+        lrs = {i: self.learning_rate(i) for i in active}
+        for i, lr in lrs.items():
+            self.optimizer.lr[i] = lr
+        start = {i: self.lanes[i].global_step for i in active}
+        finished = self.collect_rollout(callbacks)
+        tu = time.perf_counter()
+        results = self.update({i: self.evaluate_lane(i) for i in active})
+        self.timing["update"] += time.perf_counter() - tu
+        seconds = time.perf_counter() - t0
+        for i in active:
+            lane = self.lanes[i]
+            lane.update_index += 1
+            lane.elapsed += seconds
+        for i, metrics in results.items():
+            lane = self.lanes[i]
+            returns = [r for _, r, _ in finished[i]]
+            metrics.update({
+                "global_step": float(lane.global_step), "update": float(lane.update_index),
+                "time": lane.elapsed, "sps": (lane.global_step - start[i]) / seconds,
+                "episodes": float(len(finished[i])),
+                "episodic_return": float(np.mean(returns)) if returns else math.nan,
+                "episodic_length": float(np.mean([k for _, _, k in finished[i]])) if finished[i] else math.nan,
+                "recent_return": float(np.mean(lane.recent_returns)) if lane.recent_returns else math.nan,
+                "learning_rate": lrs[i], "log_std": float(lane.policy.log_std.mean().item()),
+            })
+            for cb in (callbacks[i] if callbacks else ()):
+                cb.on_update(LaneView(self, lane), metrics)  # type: ignore[arg-type]
+        return results
+
+    @property
+    def update_index(self) -> int:
+        return max((ln.update_index for ln in self.lanes if ln.failed is None), default=self.config.num_updates)
+
+    def learn(self, callbacks: Sequence[Sequence[Callback]] = (), max_updates: int | None = None) -> None:
+        """Train until ``total_steps`` or until every lane failed (or ``max_updates`` more updates)."""
+        done = 0
+        while self.active and self.update_index < self.config.num_updates and (
+                max_updates is None or done < max_updates):
+            self.train_one_update(callbacks)
+            done += 1
+
+    # -----------------------------------------------------------------------------------------------
+    # state for checkpoints: each lane's in PPO.state_dict's format, plus its worlds' batched state
+
+    def lane_state_dict(self, i: int) -> dict[str, Any]:
+        lane = self.lanes[i]
+        return {
+            "global_step": lane.global_step, "update_index": lane.update_index, "elapsed": lane.elapsed,
+            "policy": {k: v.clone() for k, v in lane.policy.state_dict().items()},
+            "optimizer": self.optimizer.lane_state(i),
+            "obs_norm": lane.obs_norm.state_dict(), "rew_scale": lane.rew_scale.state_dict(),
+            "act_rng": lane.act_rng.bit_generator.state, "mb_rng": lane.mb_rng.bit_generator.state,
+            "torch_rng": lane.torch_rng.clone(), "obs": lane.obs.copy(), "ep_return": lane.ep_return.copy(),
+            "ep_length": lane.ep_length.copy(), "recent_returns": list(lane.recent_returns),
+            # PPO.load_state_dict reads env_states=None as "start fresh episodes"; lanes restore their worlds
+            "env_states": None,
+            "batched_env_states": self.task.get_world_states(range(self._rows(i).start, self._rows(i).stop)),
+        }
+
+    def load_lane_state_dict(self, i: int, state: dict[str, Any]) -> None:
+        lane = self.lanes[i]
+        lane.global_step = int(state["global_step"])
+        lane.update_index = int(state["update_index"])
+        lane.elapsed = float(state["elapsed"])
+        with torch.no_grad():
+            lane.policy.load_state_dict(state["policy"])        # copies into the stacked rows (views)
+        self.optimizer.load_lane_state(i, state["optimizer"])
+        lane.obs_norm.load_state_dict(state["obs_norm"])
+        lane.rew_scale.load_state_dict(state["rew_scale"])
+        lane.act_rng.bit_generator.state = state["act_rng"]
+        lane.mb_rng.bit_generator.state = state["mb_rng"]
+        lane.torch_rng = state["torch_rng"].clone()
+        lane.recent_returns = deque((float(r) for r in state["recent_returns"]), maxlen=20)
+        worlds = state.get("batched_env_states")
+        rows = range(self._rows(i).start, self._rows(i).stop)
+        if worlds is not None:
+            self.task.set_world_states(rows, worlds)
+            lane.obs = np.array(state["obs"], dtype=np.float64)
+            lane.ep_return = np.array(state["ep_return"], dtype=np.float64)
+            lane.ep_length = np.array(state["ep_length"], dtype=np.int64)
+        else:  # a single-run checkpoint: its worlds cannot be restored here; fresh episodes (no longer bitwise)
+            lane.exact_env_state = False
+            lane.rew_scale.returns[:] = 0.0
+
+    def close(self) -> None:
+        self.task.close()
