@@ -31,6 +31,7 @@ power.
 from __future__ import annotations
 
 import ast
+import re
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -713,12 +714,18 @@ _BINOPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: 
 _CMPOPS: dict[type, str] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 
+MAX_EXACT_EXPONENT = 100_000  # 10^(10^5) is already a 40 kB integer
+
+
 def parse_exact(text: str) -> Fraction:
     """A number as written (``0.1`` is 1/10, ``1e-400`` is not 0, ``2/3`` is 2/3)."""
     s = text.strip().replace("_", "")
     if "/" in s:
         p, q = s.split("/")
         return Fraction(int(p)) / Fraction(int(q))
+    m = re.search(r"[eE]([+-]?\d+)$", s)
+    if m and (len(m.group(1).lstrip("+-")) > 6 or abs(int(m.group(1))) > MAX_EXACT_EXPONENT):
+        raise ValueError(f"{s!r}: a decimal exponent this large would take too long to hold exactly")
     return Fraction(s)
 
 
