@@ -31,8 +31,8 @@ power.
 from __future__ import annotations
 
 import ast
-import re
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
