@@ -153,3 +153,77 @@ def test_cli_trains_seeds_as_lanes_and_evaluate_compare_read_them(tmp_path: Path
     assert lane is not None
     for k, v in single.policy.state_dict().items():
         assert torch.equal(v, lane["policy"][k]), k
+
+
+FAST = ["--total-steps", "128", "--set", "num_steps=64", "--set", "minibatch_size=32", "--set", "update_epochs=1",
+        "--no-progress"]
+
+
+def test_cli_presets_are_lanes_of_one_process_with_own_directories(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "both"
+    code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-1", "--out", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["mla-ppo", "ppo"]
+    for label, scale in (("ppo", "ppo"), ("mla-ppo", "mla_ppo")):
+        for s in (0, 1):
+            run = out / label / f"seed_{s}"
+            config = json.loads((run / "config.json").read_text())
+            assert (config["scale"], config["seed"]) == (scale, s)
+            status = json.loads((run / "status.json").read_text())
+            assert status["status"] == "finished" and status["lanes"] == 4  # all four in one trainer
+            assert json.loads((run / "run.json").read_text())["preset"] == label
+    # the MLA-PPO lane is the single-run trainer with Table 2's Hopper setting
+    single = PPO(PPOConfig(**{**TINY, **MLA, "total_steps": 128, "update_epochs": 1, "checkpoint_every": 5,
+                              "clip_eps_diagnostic": 0.2}, seed=1), checked_scale("mla_ppo", MLA["scale_params"]))
+    single.learn()
+    lane = load_checkpoint(out / "mla-ppo" / "seed_1")
+    assert lane is not None
+    for k, v in single.policy.state_dict().items():
+        assert torch.equal(v, lane["policy"][k]), k
+    capsys.readouterr()
+    assert main(["compare", str(out), "--out", str(tmp_path / "cmp")]) == 0
+    rows = [g for g in json.loads((tmp_path / "cmp.json").read_text()) if "group" in g]
+    assert sorted(g["group"] for g in rows) == ["mla-ppo", "ppo"]
+    assert all(g["seeds"] == [0, 1] for g in rows)
+    assert main(["evaluate", str(out / "ppo"), "--episodes", "1"]) == 0
+    assert (out / "ppo" / "seed_1" / "evaluation.json").is_file()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert "every run under" in capsys.readouterr().out
+
+
+def test_cli_grid_crosses_scale_parameters_and_config_fields(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "grid"
+    code = main(["train", "--preset", "mla-ppo", "--grid", "ao=0.5,1", "--grid", "alpha=0,0.02", "--out", str(out),
+                 *FAST])
+    assert code == 0, capsys.readouterr().err
+    labels = sorted(p.name for p in out.iterdir())
+    assert labels == ["mla-ppo_ao=0.5_alpha=0", "mla-ppo_ao=0.5_alpha=0.02", "mla-ppo_ao=1_alpha=0",
+                      "mla-ppo_ao=1_alpha=0.02"]
+    config = json.loads((out / "mla-ppo_ao=1_alpha=0.02" / "seed_0" / "config.json").read_text())
+    assert config["scale_params"] == {"ao": "1", "ar": "1.0", "eps": "0.2"} and config["alpha"] == 0.02
+    finals = [load_checkpoint(out / label / "seed_0") for label in labels]
+    assert all(f is not None and f["global_step"] == 128 for f in finals)
+    # the same seed with other scale parameters trains other weights
+    assert not torch.equal(finals[0]["policy"]["actor.0.weight"], finals[2]["policy"]["actor.0.weight"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--grid", "seed=1,2"], "--grid seed: only a scale parameter or a per-run field"),
+    (["--grid", "num_steps=32,64"], "--grid num_steps: only a scale parameter"),
+    (["--grid", "ao"], "--grid 'ao': write KEY=V1,V2"),
+    (["--grid", "ao=1,1"], "a value is repeated"),
+    (["--preset", "ppo", "--grid", "ao=1,2"], "has no parameter ao"),
+    (["--preset", "ppo", "--preset", "ppo"], "a preset is given twice"),
+    (["--preset", "ppo", "--preset", "mla-ppo", "--scale", "q"], "give at most one --preset with it"),
+    (["--grid", "gamma=0.9,x"], "--set gamma=x: not a valid float"),
+])
+def test_cli_bad_grids_are_one_line_exit_2(argv: list[str], message: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", *argv, "--out", str(tmp_path / "o"), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
