@@ -13,7 +13,7 @@ import torch
 
 from agents.lanerun import NEXT, recover_checkpoints, run_lanes_job, save_lane_checkpoints
 from agents.lanes import LaneTrainer
-from agents.ppo import PPO, PPOConfig
+from agents.ppo import PPO, PPOConfig, RolloutBatch
 from agents.rundir import get_status, load_checkpoint
 from agents.runner import create_run
 from pgcheck.certificate import CheckedScale
@@ -23,7 +23,7 @@ from pgcheck.cli import main
 TINY: dict[str, Any] = {"env_id": "Hopper-v5", "total_steps": 192, "num_steps": 64, "minibatch_size": 32,
                         "update_epochs": 2, "checkpoint_every": 1}
 MLA: dict[str, Any] = {"scale": "mla_ppo", "scale_params": {"ao": "0.1", "ar": "1.0", "eps": "0.2"}, "alpha": 0.01}
-TIMING = ("time", "sps")
+TIMING = ("time", "sps", "physics_seconds", "acting_seconds", "update_seconds")
 
 
 def _lanes(configs: list[PPOConfig]) -> list[tuple[PPOConfig, CheckedScale]]:
@@ -35,6 +35,10 @@ def test_each_lane_follows_the_single_run_trainer_bitwise() -> None:
     lanes = _lanes(configs)
     trainer = LaneTrainer(lanes)
     lane_metrics = [trainer.train_one_update() for _ in range(3)]
+    m0 = lane_metrics[0][0]
+    split = [m0[f"{k}_seconds"] for k in ("physics", "acting", "update")]
+    assert all(v > 0 for v in split) and sum(split) <= m0["time"]    # the cycle's split, within its wall time
+    assert m0["physics_seconds"] == lane_metrics[0][2]["physics_seconds"]  # shared by the lanes of a cycle
     finals = []
     for i, (config, scale) in enumerate(lanes):
         single = PPO(config, scale)
@@ -74,10 +78,10 @@ def test_nan_lane_stops_alone_and_keeps_its_last_good_checkpoint(tmp_path: Path,
     configs = [PPOConfig(**TINY, seed=0), PPOConfig(**TINY, seed=1)]
     original = LaneTrainer.evaluate_lane
 
-    def poisoned(self: LaneTrainer, i: int) -> dict[str, torch.Tensor]:
+    def poisoned(self: LaneTrainer, i: int) -> RolloutBatch:
         batch = original(self, i)
         if i == 1 and self.lanes[i].update_index == 2:
-            batch["obs"][5] = float("nan")
+            batch.obs[5] = float("nan")
         return batch
 
     monkeypatch.setattr(LaneTrainer, "evaluate_lane", poisoned)
@@ -218,7 +222,7 @@ def test_cli_grid_crosses_scale_parameters_and_config_fields(tmp_path: Path,
     (["--preset", "ppo", "--grid", "ao=1,2"], "has no parameter ao"),
     (["--preset", "ppo", "--preset", "ppo"], "a preset is given twice"),
     (["--preset", "ppo", "--preset", "mla-ppo", "--scale", "q"], "give at most one --preset with it"),
-    (["--grid", "gamma=0.9,x"], "--set gamma=x: not a valid float"),
+    (["--grid", "gamma=0.9,x"], "--grid gamma=x: not a valid float"),
 ])
 def test_cli_bad_grids_are_one_line_exit_2(argv: list[str], message: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,7 +47,7 @@ exit status: 0 trained, 1 a run stopped (NaN/inf loss), 2 bad input (including a
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
+    p.epilog = EPILOG + "\n" + _set_help()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--env", help=f"Gymnasium id with Box actions (default {DEFAULT_ENV})")
     p.add_argument("--preset", action="append", metavar="NAME",
@@ -67,7 +67,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-envs", type=int, help="parallel environments per run (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device (default auto)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="any other config field, e.g. --set learning_rate=1e-4 --set clip_vloss=false")
+                   help="any other config field, e.g. --set learning_rate=1e-4 --set clip_vloss=false "
+                   "(the fields are listed below)")
     p.add_argument("--out", type=Path, help="run directory (default runs/ENV-PRESET-TIME)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local processes (default) or a Ray cluster")
@@ -84,29 +85,28 @@ def configure(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _convert(field: dataclasses.Field[Any], text: str) -> Any:
-    kind = str(field.type)
-    t = text.strip()
+def _convert(name: str, text: str, option: str = "--set") -> Any:
+    """``text`` as the value of config field ``name``, by the field's type (:meth:`PPOConfig.parse`)."""
+    from agents.config import PPOConfig
+
+    kinds = {n: kind for n, kind, _, _ in PPOConfig.field_docs()}
     try:
-        if kind == "bool":
-            if t.lower() in ("1", "true", "yes", "on"):
-                return True
-            if t.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(t)
-        if kind == "int":
-            return int(t)
-        if kind == "float":
-            return float(t)
-        if kind == "float | None":
-            return None if t.lower() == "none" else float(t)
-        if kind == "str":
-            return t
-        if kind.startswith("tuple"):
-            return tuple(int(v) for v in t.split(",") if v.strip())
+        return PPOConfig.parse(name, text)
+    except KeyError:
+        raise UserError(f"{option} cannot set {name} (use the dedicated option)") from None
     except ValueError:
-        raise UserError(f"--set {field.name}={text}: not a valid {kind}") from None
-    raise UserError(f"--set cannot set {field.name} (use the dedicated option)")
+        raise UserError(f"{option} {name}={text}: not a valid {kinds.get(name, 'value')}") from None
+
+
+def _set_help() -> str:
+    """The --set section of the epilog: every config field with its type, default and help (from the
+    dataclass's field metadata)."""
+    from agents.config import PPOConfig
+
+    rows = [(n, k, d, h) for n, k, d, h in PPOConfig.field_docs() if n not in ("scale", "seed", "env_id")]
+    width = max(len(f"{n}={k}") for n, k, _, _ in rows)
+    lines = [f"  {f'{n}={k}'.ljust(width)}  {h} (default {d})" for n, k, d, h in rows]
+    return "config fields for --set FIELD=VALUE (bool: true/false):\n" + "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,10 +208,10 @@ def build_config(args: argparse.Namespace, preset_name: str | None = None,
                             f"({', '.join(sorted(by_name))})")
         if key in ("scale", "scale_params", "seed", "env_id"):
             raise UserError(f"--set {key}: use --scale/--param, --seeds or --env")
-        values[key] = _convert(by_name[key], value)
+        values[key] = _convert(key, value)
     for key, value in (point or {}).items():
         if key in by_name:
-            values[key] = _convert(by_name[key], value)
+            values[key] = _convert(key, value, "--grid")
         else:  # a scale parameter; checked_scale refuses one the scale does not have
             values["scale_params"] = {**values["scale_params"], key: value}
     if "eps" in values.get("scale_params", {}):
