@@ -7,7 +7,8 @@ The whole algorithm is in this file, top to bottom:
    ``a ~ N(μ_θ(s), σ²)``, step the environments with the action clipped to the box, scale the reward,
    remember where episodes ended and the final observation of every time-limit truncation.
 2. :meth:`PPO.evaluate_rollout` — one batched pass: behaviour log-probabilities ``log π_old(a|s)``,
-   values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets.
+   values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets, as a
+   :class:`RolloutBatch`.
 3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches (advantages normalised per
    minibatch by :func:`normalize_advantages`). The loss of a minibatch is the pure function
    :func:`ppo_loss`; its policy part is
@@ -21,6 +22,7 @@ The whole algorithm is in this file, top to bottom:
    is ``½ (V − target)²`` (optionally clipped around the old value, :func:`value_loss_fn`), the optimiser
    is Adam on the sum,
    with a global gradient-norm clip and a linearly annealed learning rate.
+   A NaN or inf in the advantages, the loss or the gradient norm stops the run (:func:`non_finite`).
 
 The trainer accepts the scale only as a :class:`~pgcheck.certificate.CheckedScale`; there is no way to
 hand it a raw callable.

@@ -8,7 +8,8 @@ Per-lane hyperparameters are identical everywhere: 2048 steps per rollout per la
 (SB3: ``VecNormalize``), lr 3e-4, γ 0.99, λ 0.95, clip 0.2, grad-norm clip 0.5. Measured, each in fresh
 child processes, one after the other:
 
-* **lanes**: ``pgcheck train --preset ppo --preset mla-ppo --seeds 0-7`` (16 lanes, one process);
+* **lanes**: ``pgcheck train --preset ppo --preset mla-ppo --seeds 0-7`` (16 lanes, one process), and the
+  same with ``--workers 2`` (two processes of 8 lanes: a lane process uses one core, physics aside);
 * **(a)** Stable-Baselines3 PPO, two processes at once (what an SB3 user gets from a 2-core machine);
 * **(b)** the single-run trainer (``agents.ppo.PPO``, the path for environments without a batched task),
   two processes at once, as ``pgcheck train --workers 2`` ran seeds before lanes;
@@ -18,7 +19,8 @@ child processes, one after the other:
 
 SPS are aggregate (all lanes or processes together): steady = median over cycles after the first of the
 cycle's steps per wall second; overall = all steps / wall time of the training call. Peak RSS is each child
-process's own ``ru_maxrss`` (``os.wait4``). The load average is printed before and after.
+process's own ``ru_maxrss`` (``os.wait4``; for ``--workers 2`` the largest of the three processes). The load
+average is printed before and after.
 """
 
 from __future__ import annotations
@@ -147,20 +149,25 @@ def _child_raw(worlds: int, seconds: float) -> dict[str, Any]:
     return {"sps_steady": steps * worlds / wall, "sps_overall": steps * worlds / wall}
 
 
-def _child_cli(updates: int, out: str) -> dict[str, Any]:
+def _child_cli(updates: int, out: str, workers: int = 1) -> dict[str, Any]:
     import csv
+    import resource
 
     from pgcheck.cli import main
 
     t0 = time.perf_counter()
     code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-7", "--total-steps",
-                 str(updates * ROLLOUT), "--device", "cpu", "--no-progress", "--out", out])
+                 str(updates * ROLLOUT), "--device", "cpu", "--no-progress", "--out", out, "--workers", str(workers)])
     wall = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"pgcheck train exited {code}")
-    with open(Path(out) / "ppo" / "seed_0" / "metrics.csv", newline="") as fh:
-        sps = [float(r["sps"]) for r in csv.DictReader(fh)]
-    return {"sps_steady": 16 * statistics.median(sps[1:] or sps), "sps_overall": 16 * updates * ROLLOUT / wall}
+    sps = 0.0   # each lane group (process) has its own cycle time: sum the groups' lanes' steady SPS
+    for run in sorted(Path(out).glob("*/seed_*")):
+        with open(run / "metrics.csv", newline="") as fh:
+            lane = [float(r["sps"]) for r in csv.DictReader(fh)]
+        sps += statistics.median(lane[1:] or lane)
+    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0 if workers > 1 else 0.0
+    return {"sps_steady": sps, "sps_overall": 16 * updates * ROLLOUT / wall, "worker_peak_rss_mb": workers_mb}
 
 
 def child(argv: list[str]) -> None:
@@ -227,6 +234,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         found["lanes16_cli"] = run_children("cli", [str(cli_updates), str(Path(tmp) / "runs")])
     print(f"  16 lanes, pgcheck train: {found['lanes16_cli']}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        found["lanes16_cli_w2"] = run_children("cli", [str(cli_updates), str(Path(tmp) / "runs"), "2"])
+    print(f"  16 lanes, pgcheck train --workers 2: {found['lanes16_cli_w2']}", flush=True)
     if sb3 is not None:
         found["sb3_x2"] = run_children("sb3", [str(single_updates)], copies=2)
         print(f"  (a) SB3 x 2 processes: {found['sb3_x2']}", flush=True)
@@ -250,6 +260,7 @@ def main() -> None:
     print("| what | aggregate SPS, steady | overall | peak RSS per process |")
     print("|---|---|---|---|")
     rows = [("lanes16_cli", "16 lanes (PPO × 8 + MLA-PPO × 8), one `pgcheck train`"),
+            ("lanes16_cli_w2", "the same with `--workers 2` (2 processes of 8 lanes)"),
             ("sb3_x2", f"(a) Stable-Baselines3 {sb3} PPO, 2 processes"),
             ("single_x2", "(b) single-run trainer, 2 processes"),
             ("raw16", "(c) raw BatchedTask, 16 worlds, 2 threads, random actions")]
@@ -258,6 +269,11 @@ def main() -> None:
         if rs:
             print(f"| {name} | {_sum(rs, 'sps_steady'):.0f} | {_sum(rs, 'sps_overall'):.0f} | "
                   f"{max(r['peak_rss_mb'] for r in rs):.0f} MB |")
+    w2 = found.get("lanes16_cli_w2")
+    if w2:
+        # wait4's ru_maxrss covers the child and the workers it reaped: the largest of the three processes
+        print(f"peak RSS with --workers 2: at most {w2[0]['peak_rss_mb']:.0f} MB per process (main and 2 workers; "
+              f"workers alone {w2[0]['worker_peak_rss_mb']:.0f} MB)")
     lanes = found.get("lanes16_cli")
     if lanes:
         sps = _sum(lanes, "sps_steady")
