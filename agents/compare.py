@@ -1,7 +1,8 @@
 """Compare groups of runs: learning curves with confidence bands, and a final-return table.
 
 A *group* is a directory of seed runs (``RUN/seed_K``); a run given on its own joins the group of its
-parent directory. Per run:
+parent directory; a directory of such directories (``pgcheck train`` with several configurations:
+``RUN/LABEL/seed_K``) gives one group per ``LABEL``. Per run:
 
 * the learning curve at step g is the mean return of the last 10 training episodes finished by g;
 * the final return is the mean return of the training episodes that finished in the last 5% of the
@@ -106,15 +107,21 @@ def find_groups(paths: list[Path]) -> list[Group]:
         if not p.exists():
             raise UserError(f"{p}: no such run directory")
         if is_run(p):
-            runs, name = [p], p.resolve().parent.name
+            found = [(p.resolve().parent.name, [p])]
         else:
-            runs = sorted((q for q in p.iterdir() if is_run(q)), key=lambda q: q.name) if p.is_dir() else []
-            name = p.resolve().name
-            if not runs:
+            subdirs = sorted((q for q in p.iterdir() if q.is_dir()), key=lambda q: q.name) if p.is_dir() else []
+            runs = [q for q in subdirs if is_run(q)]
+            if runs:
+                found = [(p.resolve().name, runs)]
+            else:  # a command that trained several configurations: RUN/LABEL/seed_K, one group per LABEL
+                found = [(q.resolve().name, inner) for q in subdirs
+                         if (inner := sorted((r for r in q.iterdir() if is_run(r)), key=lambda r: r.name))]
+            if not found:
                 raise UserError(f"{p} is not a run directory (no config.json) and holds none")
-        g = groups.setdefault(name, Group(name))
-        known = {r.path.resolve() for r in g.runs}
-        g.runs.extend(load_run(r) for r in runs if r.resolve() not in known)
+        for name, runs in found:
+            g = groups.setdefault(name, Group(name))
+            known = {r.path.resolve() for r in g.runs}
+            g.runs.extend(load_run(r) for r in runs if r.resolve() not in known)
     return list(groups.values())
 
 

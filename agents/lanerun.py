@@ -159,7 +159,8 @@ def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | 
             ln = trainer.lanes[i]
             recent = sum(ln.recent_returns) / len(ln.recent_returns) if ln.recent_returns else float("nan")
             status = "finished" if ln.update_index >= c.num_updates else "stopped"
-            set_status(runs[i], status, global_step=ln.global_step, exact_env_state=ln.exact_env_state)
+            set_status(runs[i], status, global_step=ln.global_step, exact_env_state=ln.exact_env_state,
+                       lanes=len(runs))
             results[i] = JobResult(str(runs[i]), status, "", ln.global_step, recent)
         return [results[i] for i in range(len(runs))]
     except KeyboardInterrupt:

@@ -45,7 +45,7 @@ import torch
 from agents.buffer import RolloutBuffer, compute_gae
 from agents.normalize import ObsNormalizer, RewardScaler
 from agents.policy import LOG_2PI, ActorCritic
-from agents.ppo import Callback, PPOConfig, normalize_advantages, ppo_loss, resolve_device
+from agents.ppo import Callback, PPOConfig, RolloutBatch, non_finite, normalize_advantages, ppo_loss, resolve_device
 from agents.tasks import BatchedTask
 from pgcheck.certificate import CheckedScale
 
@@ -327,7 +327,10 @@ class LaneTrainer:
                                   [c.adam_eps for c in configs])
         self.max_grad_norm = torch.tensor([c.max_grad_norm for c in configs], dtype=torch.float32,
                                           device=self.device)
-        self.timing = {"physics": 0.0, "acting": 0.0, "update": 0.0}   # seconds, summed over updates
+        # wall seconds summed over updates: physics = BatchedTask.step; acting = the rest of the rollout (per-lane
+        # normalisation, action sampling, buffers, episode bookkeeping); update = values, GAE and the epochs.
+        # Each update's share is in its metrics as physics_seconds, acting_seconds, update_seconds.
+        self.timing = {"physics": 0.0, "acting": 0.0, "update": 0.0}
 
     # -----------------------------------------------------------------------------------------------
 
@@ -407,7 +410,7 @@ class LaneTrainer:
     # -----------------------------------------------------------------------------------------------
     # 2. values, behaviour log-probabilities, advantages: PPO.evaluate_rollout on each lane's own network
 
-    def evaluate_lane(self, i: int) -> dict[str, torch.Tensor]:
+    def evaluate_lane(self, i: int) -> RolloutBatch:
         lane, dev = self.lanes[i], self.device
         c, buf, policy = lane.config, lane.buffer, lane.policy
         n = c.batch_size
@@ -426,26 +429,25 @@ class LaneTrainer:
         next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
         adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
                                    c.gamma, c.gae_lambda)
-        return {"obs": obs, "actions": actions, "log_prob": log_prob, "values": values,
-                "advantages": torch.from_numpy(adv.reshape(n)).to(dev),
-                "targets": torch.from_numpy(targets.reshape(n)).to(dev)}
+        return RolloutBatch(obs, actions, log_prob, values, torch.from_numpy(adv.reshape(n)).to(dev),
+                            torch.from_numpy(targets.reshape(n)).to(dev))
 
     # -----------------------------------------------------------------------------------------------
     # 3. the update: PPO.update for all lanes, one forward, backward and Adam step per minibatch index
 
-    def update(self, batches: dict[int, dict[str, torch.Tensor]]) -> dict[int, dict[str, float]]:
+    def update(self, batches: dict[int, RolloutBatch]) -> dict[int, dict[str, float]]:
         c = self.config
         n, mb, L = c.batch_size, c.minibatch_size, self.num_lanes
         for i, batch in batches.items():
-            for key in ("advantages", "targets"):
-                if self.lanes[i].failed is None and not torch.isfinite(batch[key]).all():
-                    self._fail(i, f"the {key} of update {self.lanes[i].update_index + 1} contain NaN or inf")
+            if self.lanes[i].failed is None and (why := non_finite(self.lanes[i].update_index + 1,
+                                                                   batch=batch)) is not None:
+                self._fail(i, why)
         lanes = [i for i in self.active if i in batches]
         if not lanes:
             return {}
-        keys = list(batches[lanes[0]])
         # lanes that are not trained (failed) get a copy of a trained lane's data: computed, never applied
-        stacked = {k: torch.stack([batches[i if i in lanes else lanes[0]][k] for i in range(L)]) for k in keys}
+        stacked = RolloutBatch(*(torch.stack([batches[i if i in lanes else lanes[0]][k] for i in range(L)])
+                                 for k in range(len(RolloutBatch._fields))))
         losses: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
         kls: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
         clip_fracs: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
@@ -458,23 +460,21 @@ class LaneTrainer:
             for i in training:
                 perm[i] = self.lanes[i].mb_rng.permutation(n)
             perm_t = torch.from_numpy(perm).to(self.device)
-            b = {k: v[arange, perm_t] for k, v in stacked.items()}
+            b = stacked.take((arange, perm_t))
             if c.norm_adv:  # per-minibatch normalisation; a block never straddles two lanes (n % mb == 0)
-                b["advantages"] = normalize_advantages(b["advantages"].reshape(-1), mb).view(L, n)
+                b = b._replace(advantages=normalize_advantages(b.advantages.reshape(-1), mb).view(L, n))
             for start in range(0, n, mb):
                 sl = slice(start, start + mb)
-                mbs = {k: v[:, sl] for k, v in b.items()}
-                log_prob, entropy, value = self.stack.heads(mbs["obs"], mbs["actions"])
+                mbs = b.take((slice(None), sl))
+                log_prob, entropy, value = self.stack.heads(mbs.obs, mbs.actions)
                 total: torch.Tensor | None = None
                 parts_by_lane: dict[int, dict[str, torch.Tensor]] = {}
                 for i in list(training):
                     lane = self.lanes[i]
                     loss, parts = ppo_loss(_LaneHeads(log_prob[i], entropy[i], value[i]), lane.scale, lane.config,
-                                           {k: v[i] for k, v in mbs.items()})
-                    if not torch.isfinite(loss):
-                        self._fail(i, f"the loss became {loss.item()} at update {lane.update_index + 1}, epoch "
-                                      f"{epochs[i] + 1} (policy loss {parts['policy_loss'].item()}, value loss "
-                                      f"{parts['value_loss'].item()})")
+                                           mbs.take(i))
+                    if (why := non_finite(lane.update_index + 1, epochs[i] + 1, loss=loss, parts=parts)) is not None:
+                        self._fail(i, why)
                         training.remove(i)
                         continue
                     parts_by_lane[i] = parts
@@ -485,9 +485,9 @@ class LaneTrainer:
                 total.backward()  # type: ignore[no-untyped-call]
                 norms = clip_grad_norm_rows(self.stack.grad, self.max_grad_norm)
                 for i in list(parts_by_lane):
-                    if not torch.isfinite(norms[i]):
-                        self._fail(i, f"the gradient norm became {norms[i].item()} at update "
-                                      f"{self.lanes[i].update_index + 1}, epoch {epochs[i] + 1}")
+                    if (why := non_finite(self.lanes[i].update_index + 1, epochs[i] + 1,
+                                          grad_norm=norms[i])) is not None:
+                        self._fail(i, why)
                         training.remove(i)
                         del parts_by_lane[i]
                 self.optimizer.step(sorted(parts_by_lane))
@@ -496,7 +496,7 @@ class LaneTrainer:
                     new_log_prob[i, sl] = parts["log_prob"]
             with torch.no_grad():
                 for i in list(training):
-                    log_ratio = new_log_prob[i] - b["log_prob"][i]
+                    log_ratio = new_log_prob[i] - b.log_prob[i]
                     ratio = log_ratio.exp()
                     kls[i].append(((ratio - 1.0) - log_ratio).mean())
                     clip_fracs[i].append(((ratio - 1.0).abs() > self.lanes[i].config.clip_eps_diagnostic)
@@ -514,8 +514,8 @@ class LaneTrainer:
             batch, policy = batches[i], self.lanes[i].policy
             mean_losses = torch.stack(losses[i]).mean(0).tolist()
             with torch.no_grad():
-                entropy_now = policy.log_prob_entropy(batch["obs"][:1], batch["actions"][:1])[1].item()
-            targets_all, values_all = batch["targets"], batch["values"]
+                entropy_now = policy.log_prob_entropy(batch.obs[:1], batch.actions[:1])[1].item()
+            targets_all, values_all = batch.targets, batch.values
             var_t = targets_all.var().item()
             explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
             out[i] = {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],
@@ -542,6 +542,7 @@ class LaneTrainer:
         for i, lr in lrs.items():
             self.optimizer.lr[i] = lr
         start = {i: self.lanes[i].global_step for i in active}
+        before = dict(self.timing)
         finished = self.collect_rollout(callbacks)
         tu = time.perf_counter()
         results = self.update({i: self.evaluate_lane(i) for i in active})
@@ -562,6 +563,8 @@ class LaneTrainer:
                 "episodic_length": float(np.mean([k for _, _, k in finished[i]])) if finished[i] else math.nan,
                 "recent_return": float(np.mean(lane.recent_returns)) if lane.recent_returns else math.nan,
                 "learning_rate": lrs[i], "log_std": float(lane.policy.log_std.mean().item()),
+                # this cycle's wall seconds, shared by all lanes (see LaneTrainer.timing)
+                **{f"{k}_seconds": self.timing[k] - before[k] for k in self.timing},
             })
             for cb in (callbacks[i] if callbacks else ()):
                 cb.on_update(LaneView(self, lane), metrics)  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ The whole algorithm is in this file, top to bottom:
    ``a ~ N(μ_θ(s), σ²)``, step the environments with the action clipped to the box, scale the reward,
    remember where episodes ended and the final observation of every time-limit truncation.
 2. :meth:`PPO.evaluate_rollout` — one batched pass: behaviour log-probabilities ``log π_old(a|s)``,
-   values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets.
+   values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets, as a
+   :class:`RolloutBatch`.
 3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches (advantages normalised per
    minibatch by :func:`normalize_advantages`). The loss of a minibatch is the pure function
    :func:`ppo_loss`; its policy part is
@@ -21,6 +22,7 @@ The whole algorithm is in this file, top to bottom:
    is ``½ (V − target)²`` (optionally clipped around the old value, :func:`value_loss_fn`), the optimiser
    is Adam on the sum,
    with a global gradient-norm clip and a linearly annealed learning rate.
+   A NaN or inf in the advantages, the loss or the gradient norm stops the run (:func:`non_finite`).
 
 The trainer accepts the scale only as a :class:`~pgcheck.certificate.CheckedScale`; there is no way to
 hand it a raw callable.
@@ -31,15 +33,15 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol
+from collections.abc import ItemsView, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from agents.buffer import RolloutBuffer, compute_gae
+from agents.config import PPOConfig
 from agents.envs import get_env_states, make_vector_env, require_same_step, set_env_states
 from agents.normalize import ObsNormalizer, RewardScaler
 from agents.optim import FlatAdam, clip_grad_norm
@@ -48,97 +50,27 @@ from pgcheck.certificate import CheckedScale
 from pgcheck.errors import UserError
 from pgcheck.updates import delta_o, delta_r_pi, upi_loss
 
+__all__ = ["PPO", "Callback", "NonFiniteLossError", "PPOConfig", "RolloutBatch", "non_finite", "ppo_loss"]
 
-@dataclass
-class PPOConfig:
-    """Everything that defines a run. Saved as ``config.json`` in the run directory."""
 
-    env_id: str = "Hopper-v5"                # Gymnasium id; Box actions, flat Box observations
-    total_steps: int = 1_000_000             # environment steps (summed over parallel envs)
-    seed: int = 0
-    # the scale function f(ΔO, ΔR): a registry name or expression and its parameters (exact text)
-    scale: str = "ppo"
-    scale_params: dict[str, str] = field(default_factory=lambda: {"eps": "0.2"})
-    alpha: float = 0.0                       # α of eq. 29: ΔR = Â − α (log π + H)
-    ent_coef: float = 0.0                    # β of eq. 30: weight of ∇H
-    # rollout
-    num_envs: int = 1
-    num_steps: int = 2048                    # vector steps per rollout (batch = num_steps × num_envs)
-    vector_env: str = "inline"               # inline | sync | async (all same-step autoreset)
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    norm_obs: bool = True
-    obs_clip: float = 10.0
-    norm_reward: bool = True                 # divide rewards by the std of the discounted return
-    reward_clip: float = 10.0
-    # update
-    update_epochs: int = 10
-    minibatch_size: int = 64
-    learning_rate: float = 3e-4
-    anneal_lr: bool = True                   # linear decay to 0 over the run
-    adam_eps: float = 1e-5
-    norm_adv: bool = True                    # per-minibatch advantage normalisation
-    clip_vloss: bool = True                  # clip V around its rollout value, as the policy's ε
-    vf_clip: float = 0.2
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5               # global gradient-norm clip
-    target_kl: float | None = None           # stop the epochs of an update early above this KL
-    clip_eps_diagnostic: float = 0.2         # ε used for the clip-fraction diagnostic only
-    # model
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    log_std_init: float = 0.0
-    # machinery
-    device: str = "auto"                     # auto | cpu | cuda
-    torch_threads: int = 1
-    checkpoint_every: int = 5                # updates between checkpoints (and always at the end)
+class RolloutBatch(NamedTuple):
+    """A rollout ready for the update, flat over (step, env) — or a minibatch of it, or (lanes) with a lane
+    axis in front. Built by :meth:`PPO.evaluate_rollout`."""
 
-    @property
-    def batch_size(self) -> int:
-        return self.num_steps * self.num_envs
+    obs: torch.Tensor          # normalised observations s, (n, obs_dim)
+    actions: torch.Tensor      # sampled actions a before clipping to the box, (n, act_dim)
+    log_prob: torch.Tensor     # log π_old(a|s), (n,)
+    values: torch.Tensor       # V_old(s), (n,)
+    advantages: torch.Tensor   # GAE Â (not normalised), (n,)
+    targets: torch.Tensor      # value targets Â + V_old, (n,)
 
-    @property
-    def num_updates(self) -> int:
-        return self.total_steps // self.batch_size
+    def take(self, index: Any) -> RolloutBatch:
+        """Every tensor indexed by ``index`` (a permutation, a slice of a minibatch, a lane)."""
+        return RolloutBatch(*(t[index] for t in self))
 
-    def problems(self) -> list[str]:
-        """What is wrong with this configuration, in words (empty when it is usable)."""
-        out = []
-        for name in ("total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
-                     "checkpoint_every", "torch_threads"):
-            if getattr(self, name) < 1:
-                out.append(f"{name} must be at least 1")
-        if self.minibatch_size < 2 or self.batch_size % self.minibatch_size:
-            out.append(f"minibatch_size ({self.minibatch_size}) must be at least 2 and divide the batch "
-                       f"num_steps × num_envs = {self.batch_size}")
-        if self.total_steps < self.batch_size:
-            out.append(f"total_steps ({self.total_steps}) is less than one rollout ({self.batch_size})")
-        if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
-            out.append("gamma must be in (0, 1] and gae_lambda in [0, 1]")
-        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
-            out.append("learning_rate and max_grad_norm must be positive")
-        if self.device not in ("auto", "cpu", "cuda"):
-            out.append(f"device must be auto, cpu or cuda, not {self.device!r}")
-        if self.vector_env not in ("inline", "sync", "async"):
-            out.append(f"vector_env must be inline, sync or async, not {self.vector_env!r}")
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["hidden_sizes"] = list(self.hidden_sizes)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PPOConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-        d = dict(d)
-        if "hidden_sizes" in d:
-            d["hidden_sizes"] = tuple(int(h) for h in d["hidden_sizes"])
-        if "scale_params" in d:
-            d["scale_params"] = {str(k): str(v) for k, v in d["scale_params"].items()}
-        return cls(**d)
+    def items(self) -> ItemsView[str, torch.Tensor]:
+        """(name, tensor) pairs, as from the mapping the trainer returned before (the proof suite reads it)."""
+        return self._asdict().items()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -176,7 +108,7 @@ class PolicyHeads(Protocol):
 
 
 def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
-             mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+             mb: RolloutBatch | Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss of one minibatch ``mb`` (obs, actions, log_prob = log π_old, advantages — already normalised
     if the config says so —, targets, values = the rollout's V) and its parts (detached).
 
@@ -185,8 +117,10 @@ def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
     :func:`value_loss_fn` (clipped when ``clip_vloss``). This is the one place the trainer's loss is computed;
     the proof suite's claim ``ppo-trainer`` differentiates this function.
     """
-    obs, actions, old_log_prob = mb["obs"], mb["actions"], mb["log_prob"]
-    adv, targets, old_values = mb["advantages"], mb["targets"], mb["values"]
+    if not isinstance(mb, RolloutBatch):  # a mapping with the same names (the proof suite builds one)
+        mb = RolloutBatch(**mb)
+    obs, actions, old_log_prob = mb.obs, mb.actions, mb.log_prob
+    adv, targets, old_values = mb.advantages, mb.targets, mb.values
 
     # policy: Uπ(f) with ΔO = log π_θ − log π_old and ΔR from eq. 29
     log_prob, entropy = policy.log_prob_entropy(obs, actions)
@@ -204,6 +138,24 @@ def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
 
 class NonFiniteLossError(RuntimeError):
     """A loss or gradient became NaN or infinite; the update that produced it was not applied."""
+
+
+def non_finite(update: int, epoch: int = 0, *, batch: RolloutBatch | None = None, loss: torch.Tensor | None = None,
+               parts: Mapping[str, torch.Tensor] | None = None, grad_norm: torch.Tensor | None = None) -> str | None:
+    """The NaN/inf check of both trainers: what is not finite, in words, or None. ``update`` and ``epoch`` are
+    1-based, for the message. The batch's advantages and targets are checked before any epoch because f may
+    be 0 at NaN (τ's comparisons are false), so a NaN there would not reach the loss."""
+    if batch is not None:
+        for key in ("advantages", "targets"):
+            if not torch.isfinite(getattr(batch, key)).all():
+                return f"the {key} of update {update} contain NaN or inf"
+    if loss is not None and not torch.isfinite(loss):
+        detail = "" if parts is None else \
+            f" (policy loss {parts['policy_loss'].item()}, value loss {parts['value_loss'].item()})"
+        return f"the loss became {loss.item()} at update {update}, epoch {epoch}{detail}"
+    if grad_norm is not None and not torch.isfinite(grad_norm):
+        return f"the gradient norm became {grad_norm.item()} at update {update}, epoch {epoch}"
+    return None
 
 
 class Callback:
@@ -305,7 +257,7 @@ class PPO:
     # -----------------------------------------------------------------------------------------------
     # 2. values, behaviour log-probabilities, advantages
 
-    def evaluate_rollout(self) -> dict[str, torch.Tensor]:
+    def evaluate_rollout(self) -> RolloutBatch:
         c, buf, dev = self.config, self.buffer, self.device
         n = c.batch_size
         obs = torch.from_numpy(buf.obs.reshape(n, self.obs_dim)).to(dev)
@@ -323,19 +275,17 @@ class PPO:
         next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
         adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
                                    c.gamma, c.gae_lambda)
-        return {"obs": obs, "actions": actions, "log_prob": log_prob, "values": values,
-                "advantages": torch.from_numpy(adv.reshape(n)).to(dev),
-                "targets": torch.from_numpy(targets.reshape(n)).to(dev)}
+        return RolloutBatch(obs, actions, log_prob, values, torch.from_numpy(adv.reshape(n)).to(dev),
+                            torch.from_numpy(targets.reshape(n)).to(dev))
 
     # -----------------------------------------------------------------------------------------------
     # 3. the update
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def update(self, batch: RolloutBatch) -> dict[str, float]:
         c, policy, opt = self.config, self.policy, self.optimizer
-        n, mb = c.batch_size, c.minibatch_size
-        for key in ("advantages", "targets"):  # f may be 0 at NaN (τ's comparisons are false): check here
-            if not torch.isfinite(batch[key]).all():
-                raise NonFiniteLossError(f"the {key} of update {self.update_index + 1} contain NaN or inf")
+        n, mb, u = c.batch_size, c.minibatch_size, self.update_index + 1
+        if (why := non_finite(u, batch=batch)) is not None:
+            raise NonFiniteLossError(why)
         losses: list[torch.Tensor] = []       # (policy loss, value loss, grad norm) per minibatch
         kls: list[torch.Tensor] = []
         clip_fracs: list[torch.Tensor] = []
@@ -343,29 +293,25 @@ class PPO:
         for epoch in range(c.update_epochs):
             # shuffle once per epoch; minibatches are then contiguous slices (views, no copies)
             perm = torch.from_numpy(self.mb_rng.permutation(n)).to(self.device)
-            b = {k: v[perm] for k, v in batch.items()}
+            b = batch.take(perm)
             if c.norm_adv:  # per-minibatch normalisation, all minibatches at once
-                b["advantages"] = normalize_advantages(b["advantages"], mb)
+                b = b._replace(advantages=normalize_advantages(b.advantages, mb))
             for start in range(0, n, mb):
                 sl = slice(start, start + mb)
-                loss, parts = ppo_loss(policy, self.scale, c, {k: v[sl] for k, v in b.items()})
-                policy_loss, value_loss, log_prob = parts["policy_loss"], parts["value_loss"], parts["log_prob"]
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"the loss became {loss.item()} at update {self.update_index + 1}, epoch {epoch + 1} "
-                        f"(policy loss {policy_loss.item()}, value loss {value_loss.item()})")
+                loss, parts = ppo_loss(policy, self.scale, c, b.take(sl))
+                if (why := non_finite(u, epoch + 1, loss=loss, parts=parts)) is not None:
+                    raise NonFiniteLossError(why)
                 self.flat_grad.zero_()
                 loss.backward()  # type: ignore[no-untyped-call]
                 grad_norm = clip_grad_norm(self.flat_grad, c.max_grad_norm)
-                if not torch.isfinite(grad_norm):
-                    raise NonFiniteLossError(f"the gradient norm became {grad_norm.item()} at update "
-                                             f"{self.update_index + 1}, epoch {epoch + 1}")
+                if (why := non_finite(u, epoch + 1, grad_norm=grad_norm)) is not None:
+                    raise NonFiniteLossError(why)
                 opt.step()
-                losses.append(torch.stack([policy_loss.detach(), value_loss.detach(), grad_norm]))
-                new_log_prob[sl] = log_prob
+                losses.append(torch.stack([parts["policy_loss"], parts["value_loss"], grad_norm]))
+                new_log_prob[sl] = parts["log_prob"]
 
             with torch.no_grad():  # diagnostics over the epoch, before each minibatch's step
-                log_ratio = new_log_prob - b["log_prob"]
+                log_ratio = new_log_prob - b.log_prob
                 ratio = log_ratio.exp()
                 kls.append(((ratio - 1.0) - log_ratio).mean())  # k3 estimator of KL(π_old ‖ π_θ)
                 clip_fracs.append(((ratio - 1.0).abs() > c.clip_eps_diagnostic).float().mean())
@@ -373,8 +319,8 @@ class PPO:
                 break
         mean_losses = torch.stack(losses).mean(0).tolist()
         with torch.no_grad():
-            entropy_now = self.policy.log_prob_entropy(batch["obs"][:1], batch["actions"][:1])[1].item()
-        targets_all, values_all = batch["targets"], batch["values"]
+            entropy_now = self.policy.log_prob_entropy(batch.obs[:1], batch.actions[:1])[1].item()
+        targets_all, values_all = batch.targets, batch.values
         var_t = targets_all.var().item()
         explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
         return {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],

@@ -154,9 +154,12 @@ class ProgressBars:
             return
         from tqdm import tqdm
 
-        width = max(len(Path(r).name) for r in runs)
-        for i, (r, total) in enumerate(zip(runs, totals, strict=True)):
-            self.bars[r] = tqdm(total=total, desc=Path(r).name.ljust(width), position=i, unit="step",
+        names = [Path(r).name for r in runs]
+        if len(set(names)) < len(names):   # several configurations: LABEL/seed_K
+            names = [f"{Path(r).parent.name}/{Path(r).name}" for r in runs]
+        width = max(len(n) for n in names)
+        for i, (r, name, total) in enumerate(zip(runs, names, totals, strict=True)):
+            self.bars[r] = tqdm(total=total, desc=name.ljust(width), position=i, unit="step",
                                 dynamic_ncols=True, file=sys.stderr, leave=True,
                                 bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}")
 
@@ -235,11 +238,25 @@ def run_ray(jobs: Sequence[tuple[str, bool]], address: str | None) -> list[JobRe
     return sorted(results, key=lambda res: order[res.run])
 
 
-def pending_jobs(root: Path) -> list[tuple[str, bool]]:
-    """The runs under ``root`` (a run or a directory of runs) that have not finished, as resume jobs."""
+def find_runs(root: Path) -> list[Path]:
+    """The runs ``root`` stands for: itself (a run), the runs in it (RUN/seed_K), or, for a command that
+    trained several configurations, the runs in each configuration's directory (RUN/LABEL/seed_K)."""
     from agents.rundir import is_run
 
-    runs = [root] if is_run(root) else sorted(p for p in root.iterdir() if is_run(p)) if root.is_dir() else []
+    if is_run(root):
+        return [root]
+    if not root.is_dir():
+        return []
+    children = sorted(p for p in root.iterdir() if p.is_dir())
+    runs = [p for p in children if is_run(p)]
+    if runs:
+        return runs
+    return [q for p in children for q in sorted(p.iterdir()) if is_run(q)]
+
+
+def pending_jobs(root: Path) -> list[tuple[str, bool]]:
+    """The runs under ``root`` (see :func:`find_runs`) that have not finished, as resume jobs."""
+    runs = find_runs(root)
     if not runs:
         raise UserError(f"{root} is not a run directory (no config.json) and holds none")
     return [(str(r), True) for r in runs if get_status(r).get("status") != "finished"]

@@ -13,7 +13,7 @@ import torch
 
 from agents.lanerun import NEXT, recover_checkpoints, run_lanes_job, save_lane_checkpoints
 from agents.lanes import LaneTrainer
-from agents.ppo import PPO, PPOConfig
+from agents.ppo import PPO, PPOConfig, RolloutBatch
 from agents.rundir import get_status, load_checkpoint
 from agents.runner import create_run
 from pgcheck.certificate import CheckedScale
@@ -23,7 +23,7 @@ from pgcheck.cli import main
 TINY: dict[str, Any] = {"env_id": "Hopper-v5", "total_steps": 192, "num_steps": 64, "minibatch_size": 32,
                         "update_epochs": 2, "checkpoint_every": 1}
 MLA: dict[str, Any] = {"scale": "mla_ppo", "scale_params": {"ao": "0.1", "ar": "1.0", "eps": "0.2"}, "alpha": 0.01}
-TIMING = ("time", "sps")
+TIMING = ("time", "sps", "physics_seconds", "acting_seconds", "update_seconds")
 
 
 def _lanes(configs: list[PPOConfig]) -> list[tuple[PPOConfig, CheckedScale]]:
@@ -35,6 +35,10 @@ def test_each_lane_follows_the_single_run_trainer_bitwise() -> None:
     lanes = _lanes(configs)
     trainer = LaneTrainer(lanes)
     lane_metrics = [trainer.train_one_update() for _ in range(3)]
+    m0 = lane_metrics[0][0]
+    split = [m0[f"{k}_seconds"] for k in ("physics", "acting", "update")]
+    assert all(v > 0 for v in split) and sum(split) <= m0["time"]    # the cycle's split, within its wall time
+    assert m0["physics_seconds"] == lane_metrics[0][2]["physics_seconds"]  # shared by the lanes of a cycle
     finals = []
     for i, (config, scale) in enumerate(lanes):
         single = PPO(config, scale)
@@ -74,10 +78,10 @@ def test_nan_lane_stops_alone_and_keeps_its_last_good_checkpoint(tmp_path: Path,
     configs = [PPOConfig(**TINY, seed=0), PPOConfig(**TINY, seed=1)]
     original = LaneTrainer.evaluate_lane
 
-    def poisoned(self: LaneTrainer, i: int) -> dict[str, torch.Tensor]:
+    def poisoned(self: LaneTrainer, i: int) -> RolloutBatch:
         batch = original(self, i)
         if i == 1 and self.lanes[i].update_index == 2:
-            batch["obs"][5] = float("nan")
+            batch.obs[5] = float("nan")
         return batch
 
     monkeypatch.setattr(LaneTrainer, "evaluate_lane", poisoned)
@@ -153,3 +157,77 @@ def test_cli_trains_seeds_as_lanes_and_evaluate_compare_read_them(tmp_path: Path
     assert lane is not None
     for k, v in single.policy.state_dict().items():
         assert torch.equal(v, lane["policy"][k]), k
+
+
+FAST = ["--total-steps", "128", "--set", "num_steps=64", "--set", "minibatch_size=32", "--set", "update_epochs=1",
+        "--no-progress"]
+
+
+def test_cli_presets_are_lanes_of_one_process_with_own_directories(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "both"
+    code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-1", "--out", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["mla-ppo", "ppo"]
+    for label, scale in (("ppo", "ppo"), ("mla-ppo", "mla_ppo")):
+        for s in (0, 1):
+            run = out / label / f"seed_{s}"
+            config = json.loads((run / "config.json").read_text())
+            assert (config["scale"], config["seed"]) == (scale, s)
+            status = json.loads((run / "status.json").read_text())
+            assert status["status"] == "finished" and status["lanes"] == 4  # all four in one trainer
+            assert json.loads((run / "run.json").read_text())["preset"] == label
+    # the MLA-PPO lane is the single-run trainer with Table 2's Hopper setting
+    single = PPO(PPOConfig(**{**TINY, **MLA, "total_steps": 128, "update_epochs": 1, "checkpoint_every": 5,
+                              "clip_eps_diagnostic": 0.2}, seed=1), checked_scale("mla_ppo", MLA["scale_params"]))
+    single.learn()
+    lane = load_checkpoint(out / "mla-ppo" / "seed_1")
+    assert lane is not None
+    for k, v in single.policy.state_dict().items():
+        assert torch.equal(v, lane["policy"][k]), k
+    capsys.readouterr()
+    assert main(["compare", str(out), "--out", str(tmp_path / "cmp")]) == 0
+    rows = [g for g in json.loads((tmp_path / "cmp.json").read_text()) if "group" in g]
+    assert sorted(g["group"] for g in rows) == ["mla-ppo", "ppo"]
+    assert all(g["seeds"] == [0, 1] for g in rows)
+    assert main(["evaluate", str(out / "ppo"), "--episodes", "1"]) == 0
+    assert (out / "ppo" / "seed_1" / "evaluation.json").is_file()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert "every run under" in capsys.readouterr().out
+
+
+def test_cli_grid_crosses_scale_parameters_and_config_fields(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "grid"
+    code = main(["train", "--preset", "mla-ppo", "--grid", "ao=0.5,1", "--grid", "alpha=0,0.02", "--out", str(out),
+                 *FAST])
+    assert code == 0, capsys.readouterr().err
+    labels = sorted(p.name for p in out.iterdir())
+    assert labels == ["mla-ppo_ao=0.5_alpha=0", "mla-ppo_ao=0.5_alpha=0.02", "mla-ppo_ao=1_alpha=0",
+                      "mla-ppo_ao=1_alpha=0.02"]
+    config = json.loads((out / "mla-ppo_ao=1_alpha=0.02" / "seed_0" / "config.json").read_text())
+    assert config["scale_params"] == {"ao": "1", "ar": "1.0", "eps": "0.2"} and config["alpha"] == 0.02
+    finals = [load_checkpoint(out / label / "seed_0") for label in labels]
+    assert all(f is not None and f["global_step"] == 128 for f in finals)
+    # the same seed with other scale parameters trains other weights
+    assert not torch.equal(finals[0]["policy"]["actor.0.weight"], finals[2]["policy"]["actor.0.weight"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--grid", "seed=1,2"], "--grid seed: only a scale parameter or a per-run field"),
+    (["--grid", "num_steps=32,64"], "--grid num_steps: only a scale parameter"),
+    (["--grid", "ao"], "--grid 'ao': write KEY=V1,V2"),
+    (["--grid", "ao=1,1"], "a value is repeated"),
+    (["--preset", "ppo", "--grid", "ao=1,2"], "has no parameter ao"),
+    (["--preset", "ppo", "--preset", "ppo"], "a preset is given twice"),
+    (["--preset", "ppo", "--preset", "mla-ppo", "--scale", "q"], "give at most one --preset with it"),
+    (["--grid", "gamma=0.9,x"], "--grid gamma=x: not a valid float"),
+])
+def test_cli_bad_grids_are_one_line_exit_2(argv: list[str], message: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", *argv, "--out", str(tmp_path / "o"), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()

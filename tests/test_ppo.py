@@ -42,8 +42,8 @@ def test_upi_ppo_gradient_equals_clipped_surrogate_on_hopper_batch(ppo_scale: Ch
     with torch.no_grad():  # move away from π_old so that ratios spread over both sides of the clip
         for p in trainer.policy.actor.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    obs, actions, old = batch["obs"], batch["actions"], batch["log_prob"]
-    adv = batch["advantages"]
+    obs, actions, old = batch.obs, batch.actions, batch.log_prob
+    adv = batch.advantages
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     params = [*trainer.policy.actor.parameters(), trainer.policy.log_std]
 
@@ -139,7 +139,7 @@ def test_truncation_bootstraps_from_final_observation(ppo_scale: CheckedScale, k
         last.bias.fill_(2.0)
     trainer.collect_rollout()
     batch = trainer.evaluate_rollout()
-    adv = batch["advantages"].numpy().reshape(20, 2)
+    adv = batch.advantages.numpy().reshape(20, 2)
     assert np.all(trainer.buffer.dones[4::5])  # both envs end an episode every 5 steps
     np.testing.assert_array_equal(adv[:, 0], np.zeros(20))
     expected = -np.tile((0.5 * 0.8) ** np.arange(4, -1, -1), 4)
@@ -160,7 +160,7 @@ def test_truncation_bootstraps_from_the_final_not_the_reset_observation(
     trainer = PPO(config, ppo_scale, envs=_toy_envs(kind))
     monkeypatch.setattr(trainer.policy, "value", lambda obs: 10.0 * obs[..., 0])
     trainer.collect_rollout()
-    adv = trainer.evaluate_rollout()["advantages"].numpy().reshape(20, 2)
+    adv = trainer.evaluate_rollout().advantages.numpy().reshape(20, 2)
 
     def episode_advantages(last_next_value: float) -> np.ndarray:
         """GAE over one 5-step episode of CountEnv, V(s_t) = t, written out independently of agents.buffer."""

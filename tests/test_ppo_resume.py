@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.ppo import PPO, PPOConfig
+from agents.ppo import PPO, PPOConfig, RolloutBatch
 from agents.rundir import get_status, load_checkpoint
 from agents.runner import create_run, run_job
 from pgcheck.check import checked_scale
@@ -89,10 +89,10 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, mo
                                                               key: str, message: str) -> None:
     original = PPO.evaluate_rollout
 
-    def poisoned(self: PPO) -> dict[str, torch.Tensor]:
+    def poisoned(self: PPO) -> RolloutBatch:
         batch = original(self)
         if self.update_index == 2:  # the third update sees one NaN
-            batch[key][5] = float("nan")
+            getattr(batch, key)[5] = float("nan")
         return batch
 
     monkeypatch.setattr(PPO, "evaluate_rollout", poisoned)

@@ -23,6 +23,10 @@ DEFAULT_ENV = "Hopper-v5"
 DEFAULT_PRESET = "ppo"
 # options that define a run; --resume takes the run's recorded values and refuses these
 _RUN_DEFINING = ("env", "preset", "scale", "alpha", "ent_coef", "total_steps", "seeds", "num_envs", "out")
+# config fields a --grid may vary: per lane, not shared by the lanes of one trainer (agents.lanes.SHARED_FIELDS)
+_NOT_GRIDDED = ("scale", "scale_params", "seed", "env_id", "env", "total_steps", "num_envs", "num_steps",
+                "update_epochs", "minibatch_size", "hidden_sizes", "norm_adv", "device", "torch_threads",
+                "checkpoint_every")
 
 HELP = "train PPO or MLA-PPO (update Uπ(f) with a checked scale f) on a Gymnasium/MuJoCo task"
 
@@ -32,15 +36,26 @@ examples
   pgcheck train --env Hopper-v5 --scale mla_ppo --param ao=0.1 --param ar=1 --alpha 0.01
   pgcheck train --env Walker2d-v5 --scale 'exp(x) * y if y > 0 and x < 0.2 else 0'
   pgcheck train --resume runs/hopper-mla-ppo      (continues every unfinished seed)
-outputs: RUN/seed_K/{config.json, certificate.json, metrics.csv, episodes.csv, checkpoint.pt, tb/}
+  pgcheck train --preset ppo --preset mla-ppo --seeds 0-7          (16 lanes of one process)
+  pgcheck train --preset mla-ppo --grid ao=0.5,1 --grid ar=0,0.5 --seeds 0-4   (a 2 x 2 grid x 5 seeds)
+configurations: every --preset (repeatable) times every point of the --grid product is one configuration,
+  trained for every seed; on a batched MuJoCo task all of them are lanes of one process (--workers N: N)
+outputs: one configuration: RUN/seed_K/{config.json, certificate.json, metrics.csv, episodes.csv,
+  checkpoint.pt, tb/}; several: RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
+  pgcheck compare RUN compares the configurations, pgcheck train --resume RUN continues them all
 exit status: 0 trained, 1 a run stopped (NaN/inf loss), 2 bad input (including an INVALID scale)"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
+    p.epilog = EPILOG + "\n" + _set_help()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--env", help=f"Gymnasium id with Box actions (default {DEFAULT_ENV})")
-    p.add_argument("--preset", help=f"ppo or mla-ppo (Table 2 of the paper); default {DEFAULT_PRESET}")
+    p.add_argument("--preset", action="append", metavar="NAME",
+                   help=f"ppo or mla-ppo (Table 2 of the paper); default {DEFAULT_PRESET}; repeatable: each preset "
+                   "is a configuration of its own (RUN/PRESET/seed_K)")
+    p.add_argument("--grid", action="append", default=[], metavar="K=V1,V2,..",
+                   help="train every value: K a scale parameter (ao, ar, eps, ...) or a per-run config field "
+                   "(alpha, ent_coef, learning_rate, ...); repeatable, the grids are crossed")
     p.add_argument("--scale", help="override the preset's scale: a name (ppo, mla_ppo, ...) or an expression "
                    "in x = ΔO, y = ΔR")
     p.add_argument("--param", action="append", default=[], metavar="K=V",
@@ -52,7 +67,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-envs", type=int, help="parallel environments per run (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device (default auto)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="any other config field, e.g. --set learning_rate=1e-4 --set clip_vloss=false")
+                   help="any other config field, e.g. --set learning_rate=1e-4 --set clip_vloss=false "
+                   "(the fields are listed below)")
     p.add_argument("--out", type=Path, help="run directory (default runs/ENV-PRESET-TIME)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local processes (default) or a Ray cluster")
@@ -69,38 +85,107 @@ def configure(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _convert(field: dataclasses.Field[Any], text: str) -> Any:
-    kind = str(field.type)
-    t = text.strip()
+def _convert(name: str, text: str, option: str = "--set") -> Any:
+    """``text`` as the value of config field ``name``, by the field's type (:meth:`PPOConfig.parse`)."""
+    from agents.config import PPOConfig
+
+    kinds = {n: kind for n, kind, _, _ in PPOConfig.field_docs()}
     try:
-        if kind == "bool":
-            if t.lower() in ("1", "true", "yes", "on"):
-                return True
-            if t.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(t)
-        if kind == "int":
-            return int(t)
-        if kind == "float":
-            return float(t)
-        if kind == "float | None":
-            return None if t.lower() == "none" else float(t)
-        if kind == "str":
-            return t
-        if kind.startswith("tuple"):
-            return tuple(int(v) for v in t.split(",") if v.strip())
+        return PPOConfig.parse(name, text)
+    except KeyError:
+        raise UserError(f"{option} cannot set {name} (use the dedicated option)") from None
     except ValueError:
-        raise UserError(f"--set {field.name}={text}: not a valid {kind}") from None
-    raise UserError(f"--set cannot set {field.name} (use the dedicated option)")
+        raise UserError(f"{option} {name}={text}: not a valid {kinds.get(name, 'value')}") from None
 
 
-def build_config(args: argparse.Namespace) -> Any:
-    """The resolved PPOConfig (seed 0) from the preset and the options; raises UserError."""
+def _set_help() -> str:
+    """The --set section of the epilog: every config field with its type, default and help (from the
+    dataclass's field metadata)."""
+    from agents.config import PPOConfig
+
+    rows = [(n, k, d, h) for n, k, d, h in PPOConfig.field_docs() if n not in ("scale", "seed", "env_id")]
+    width = max(len(f"{n}={k}") for n, k, _, _ in rows)
+    lines = [f"  {f'{n}={k}'.ljust(width)}  {h} (default {d})" for n, k, d, h in rows]
+    return "config fields for --set FIELD=VALUE (bool: true/false):\n" + "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One configuration of a ``train`` command: a preset (None with --scale) and one point of the --grid
+    product; ``label`` names its directory under RUN (None when the command has only this configuration)."""
+
+    label: str | None
+    preset: str | None
+    grid: dict[str, str]
+    config: Any            # PPOConfig with seed 0
+
+
+def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
+    """``["ao=0.5,1", "ar=0"]`` → ``[("ao", ["0.5", "1"]), ("ar", ["0"])]`` (values kept as written)."""
+    out: list[tuple[str, list[str]]] = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = [v.strip() for v in text.split(",")]
+        if not sep or not key or not all(values):
+            raise UserError(f"--grid {item!r}: write KEY=V1,V2,..., e.g. --grid ao=0.5,1")
+        if key in (k for k, _ in out):
+            raise UserError(f"--grid {key} given twice (write all its values in one --grid)")
+        if len(set(values)) < len(values):
+            raise UserError(f"--grid {item!r}: a value is repeated")
+        if key in _NOT_GRIDDED:
+            raise UserError(f"--grid {key}: only a scale parameter or a per-run field (alpha, ent_coef, "
+                            f"learning_rate, ...) can vary; {key} is shared by every run of the command")
+        out.append((key, values))
+    return out
+
+
+def _label_part(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._=+-" else "_" for ch in text)
+
+
+def build_configs(args: argparse.Namespace) -> list[Variant]:
+    """Every configuration of the command: each --preset (or the one --scale) times each --grid point."""
+    presets: list[str] = args.preset or [DEFAULT_PRESET]
+    if len(set(presets)) < len(presets):
+        raise UserError("--preset: a preset is given twice")
+    if args.scale is not None and args.preset and len(args.preset) > 1:
+        raise UserError("--scale replaces a preset's scale: give at most one --preset with it")
+    grid = parse_grid(getattr(args, "grid", []))
+    points: list[dict[str, str]] = [{}]
+    for key, values in grid:
+        points = [{**pt, key: v} for pt in points for v in values]
+    heads: list[str | None] = [None] if args.scale is not None else list(presets)
+    several = len(heads) * len(points) > 1
+    out: list[Variant] = []
+    for head in heads:
+        for pt in points:
+            config = build_config(args, preset_name=head, point=pt)
+            label = None
+            if several:
+                first = head if head is not None else (args.scale if args.scale.isidentifier() else "custom")
+                label = _label_part("_".join([first, *(f"{k}={v}" for k, v in pt.items())]))
+            out.append(Variant(label, head, pt, config))
+    labels = [v.label for v in out]
+    if len(set(labels)) < len(labels):
+        raise UserError("two configurations would share a directory name; write the --grid values differently")
+    return out
+
+
+def build_config(args: argparse.Namespace, preset_name: str | None = None,
+                 point: dict[str, str] | None = None) -> Any:
+    """The resolved PPOConfig (seed 0) from a preset (default: the one --preset) and the options, with the
+    --grid values ``point``; raises UserError."""
     from agents.ppo import PPOConfig
     from agents.presets import preset
 
+    if preset_name is None:
+        given = args.preset or [DEFAULT_PRESET]
+        if len(given) > 1:
+            raise UserError("several --preset: use build_configs")
+        preset_name = given[0]
     env_id = args.env or DEFAULT_ENV
-    values: dict[str, Any] = dict(preset(args.preset or DEFAULT_PRESET, env_id))
+    values: dict[str, Any] = dict(preset(preset_name, env_id))
     values["env_id"] = env_id
     params = parse_params(args.param)
     if args.scale is not None:
@@ -123,7 +208,12 @@ def build_config(args: argparse.Namespace) -> Any:
                             f"({', '.join(sorted(by_name))})")
         if key in ("scale", "scale_params", "seed", "env_id"):
             raise UserError(f"--set {key}: use --scale/--param, --seeds or --env")
-        values[key] = _convert(by_name[key], value)
+        values[key] = _convert(key, value)
+    for key, value in (point or {}).items():
+        if key in by_name:
+            values[key] = _convert(key, value, "--grid")
+        else:  # a scale parameter; checked_scale refuses one the scale does not have
+            values["scale_params"] = {**values["scale_params"], key: value}
     if "eps" in values.get("scale_params", {}):
         from pgcheck.expr import ExprError, parse_number
 
@@ -166,28 +256,40 @@ def run(args: argparse.Namespace) -> int:
     from agents.runner import parse_seeds
 
     seeds = parse_seeds(args.seeds or "0")
-    config = build_config(args)
-    scale = checked(config.scale, config.scale_params)  # before any environment exists
+    variants = build_configs(args)
+    scales = [checked(v.config.scale, v.config.scale_params) for v in variants]  # before any environment exists
+    config = variants[0].config
     resolve_device(config.device)  # an unavailable device is refused before any run directory exists
     from agents.envs import make_env
     from agents.runner import create_run
 
-    preset_name = None if args.scale is not None else args.preset or DEFAULT_PRESET
     make_env(config.env_id).close()
-    out: Path = args.out if args.out is not None else _default_out(config, preset_name)
+    if len(variants) == 1:
+        name = variants[0].preset
+    else:
+        name = "-".join(dict.fromkeys(v.preset or "custom" for v in variants)) + ("-grid" if args.grid else "")
+    out: Path = args.out if args.out is not None else _default_out(config, name)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty; choose another --out or use --resume {out}")
-    label = preset_name or f"scale {config.scale}"
-    print(f"pgcheck train: {config.env_id}, {label}: f = {scale.name} "
-          f"{config.scale_params or ''} [{scale.certificate.overall}], α = {config.alpha}, "
-          f"{config.total_steps} steps × {len(seeds)} seed(s)")
+    total = len(variants) * len(seeds)
+    if len(variants) > 1:
+        print(f"pgcheck train: {config.env_id}, {len(variants)} configurations × {len(seeds)} seed(s) = "
+              f"{total} runs of {config.total_steps} steps")
     jobs = []
-    for s in seeds:
-        run_dir = out / f"seed_{s}"
-        create_run(run_dir, dataclasses.replace(config, seed=s), scale.certificate.to_json(),
-                   {"label": out.name, "preset": preset_name,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:]})
-        jobs.append((str(run_dir), False))
+    for v, scale in zip(variants, scales, strict=True):
+        c = v.config
+        label = v.preset or f"scale {c.scale}"
+        where = "" if v.label is None else f"{v.label}: "
+        print(f"{'  ' if v.label else 'pgcheck train: '}{where}{c.env_id}, {label}: f = {scale.name} "
+              f"{c.scale_params or ''} [{scale.certificate.overall}], α = {c.alpha}, "
+              f"{c.total_steps} steps × {len(seeds)} seed(s)")
+        base = out if v.label is None else out / v.label
+        for s in seeds:
+            run_dir = base / f"seed_{s}"
+            create_run(run_dir, dataclasses.replace(c, seed=s), scale.certificate.to_json(),
+                       {"label": out.name if v.label is None else f"{out.name}/{v.label}", "preset": v.preset,
+                        "grid": v.grid, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:]})
+            jobs.append((str(run_dir), False))
     return _launch(args, jobs, out)
 
 
@@ -200,7 +302,8 @@ def _resume(args: argparse.Namespace) -> int:
     if not root.exists():
         raise UserError(f"--resume {root}: no such directory")
     given = [f"--{name.replace('_', '-')}" for name in _RUN_DEFINING if getattr(args, name) is not None]
-    given += [opt for opt, values in (("--param", args.param), ("--set", args.set)) if values]
+    given += [opt for opt, values in (("--param", args.param), ("--set", args.set), ("--grid", args.grid))
+              if values]
     if given:
         raise UserError(f"--resume continues a run with its recorded configuration; {', '.join(given)} "
                         "cannot change it (start a new run instead)")

@@ -1,0 +1,153 @@
+"""The configuration of a training run, :class:`PPOConfig`, with every field documented in its metadata.
+
+The help of a field (``field(metadata={"help": ...})``) and its annotated type are the only description of
+it: ``pgcheck train --set FIELD=VALUE`` takes its help text and its type conversion (:meth:`PPOConfig.parse`)
+from here. This module imports no torch or Gymnasium, so the command line can read it cheaply.
+
+Defaults are CleanRL's ``ppo_continuous_action.py`` (Huang et al., "The 37 implementation details of PPO",
+ICLR blog track 2022) for MuJoCo; the scale function and α, β are the paper's (eqs. 29–30).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class PPOConfig:
+    """Everything that defines a run. Saved as ``config.json`` in the run directory."""
+
+    env_id: str = _f("Hopper-v5", "Gymnasium id; Box actions, flat Box observations")
+    total_steps: int = _f(1_000_000, "environment steps of the run (summed over its parallel envs)")
+    seed: int = _f(0, "seeds the network initialisation, action noise, minibatch order and env resets")
+    # the scale function f(ΔO, ΔR): a registry name or expression and its parameters (exact text)
+    scale: str = _f("ppo", "the scale function f(ΔO, ΔR): a registry name or an expression in x, y")
+    scale_params: dict[str, str] = field(default_factory=lambda: {"eps": "0.2"},
+                                         metadata={"help": "parameters of the scale, as exact decimal text"})
+    alpha: float = _f(0.0, "α of eq. 29: ΔR = Â − α (log π + H)")
+    ent_coef: float = _f(0.0, "β of eq. 30: the weight of ∇H")
+    # rollout
+    num_envs: int = _f(1, "parallel environments of the run")
+    num_steps: int = _f(2048, "vector steps per rollout (batch = num_steps × num_envs)")
+    vector_env: str = _f("inline", "inline | sync | async (all same-step autoreset)")
+    gamma: float = _f(0.99, "discount γ")
+    gae_lambda: float = _f(0.95, "λ of generalised advantage estimation")
+    norm_obs: bool = _f(True, "normalise observations by running mean and std")
+    obs_clip: float = _f(10.0, "clip normalised observations to ±this")
+    norm_reward: bool = _f(True, "divide rewards by the std of the discounted return")
+    reward_clip: float = _f(10.0, "clip scaled rewards to ±this")
+    # update
+    update_epochs: int = _f(10, "passes over the rollout per update")
+    minibatch_size: int = _f(64, "samples per minibatch (must divide the batch)")
+    learning_rate: float = _f(3e-4, "Adam's step size (start of the schedule)")
+    anneal_lr: bool = _f(True, "decay the step size linearly to 0 over the run")
+    adam_eps: float = _f(1e-5, "Adam's ε")
+    norm_adv: bool = _f(True, "normalise advantages per minibatch")
+    clip_vloss: bool = _f(True, "clip V around its rollout value (CleanRL's clip_vloss)")
+    vf_clip: float = _f(0.2, "the value-clip range (the presets set it to the policy's ε)")
+    vf_coef: float = _f(0.5, "weight of the value loss")
+    max_grad_norm: float = _f(0.5, "global gradient-norm clip")
+    target_kl: float | None = _f(None, "stop an update's epochs early above this KL (none: never)")
+    clip_eps_diagnostic: float = _f(0.2, "ε of the clip-fraction diagnostic only")
+    # model
+    hidden_sizes: tuple[int, ...] = _f((64, 64), "tanh hidden layers of actor and critic, e.g. 64,64")
+    log_std_init: float = _f(0.0, "initial log σ of the Gaussian policy")
+    # machinery
+    device: str = _f("auto", "auto | cpu | cuda")
+    torch_threads: int = _f(1, "torch intra-op threads")
+    checkpoint_every: int = _f(5, "updates between checkpoints (and always at the end)")
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_steps * self.num_envs
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // self.batch_size
+
+    def problems(self) -> list[str]:
+        """What is wrong with this configuration, in words (empty when it is usable)."""
+        out = []
+        for name in ("total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
+                     "checkpoint_every", "torch_threads"):
+            if getattr(self, name) < 1:
+                out.append(f"{name} must be at least 1")
+        if self.minibatch_size < 2 or self.batch_size % self.minibatch_size:
+            out.append(f"minibatch_size ({self.minibatch_size}) must be at least 2 and divide the batch "
+                       f"num_steps × num_envs = {self.batch_size}")
+        if self.total_steps < self.batch_size:
+            out.append(f"total_steps ({self.total_steps}) is less than one rollout ({self.batch_size})")
+        if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
+            out.append("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
+            out.append("learning_rate and max_grad_norm must be positive")
+        if self.device not in ("auto", "cpu", "cuda"):
+            out.append(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.vector_env not in ("inline", "sync", "async"):
+            out.append(f"vector_env must be inline, sync or async, not {self.vector_env!r}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PPOConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        d = dict(d)
+        if "hidden_sizes" in d:
+            d["hidden_sizes"] = tuple(int(h) for h in d["hidden_sizes"])
+        if "scale_params" in d:
+            d["scale_params"] = {str(k): str(v) for k, v in d["scale_params"].items()}
+        return cls(**d)
+
+    # -----------------------------------------------------------------------------------------------
+    # the fields as text (the command line)
+
+    @classmethod
+    def field_docs(cls) -> list[tuple[str, str, str, str]]:
+        """(name, type, default, help) of every field that :meth:`parse` converts from text."""
+        out = []
+        for f in fields(cls):
+            kind = str(f.type)
+            if kind not in _PARSERS:
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else None
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default).lower() \
+                if isinstance(default, bool) else str(default)
+            out.append((f.name, _TYPE_NAMES[kind], shown, str(f.metadata["help"])))
+        return out
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Any:
+        """The value of field ``name`` written as ``text``, converted by the field's annotated type.
+        Raises ``KeyError`` for a field that is not converted from text, ``ValueError`` for bad text."""
+        kind = str(next(f for f in fields(cls) if f.name == name).type)
+        return _PARSERS[kind](text.strip())
+
+
+def _parse_bool(t: str) -> bool:
+    if t.lower() in ("1", "true", "yes", "on"):
+        return True
+    if t.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(t)
+
+
+_PARSERS: dict[str, Any] = {
+    "bool": _parse_bool, "int": int, "float": float, "str": str,
+    "float | None": lambda t: None if t.lower() == "none" else float(t),
+    "tuple[int, ...]": lambda t: tuple(int(v) for v in t.split(",") if v.strip()),
+}
+_TYPE_NAMES = {"bool": "bool", "int": "int", "float": "float", "str": "str", "float | None": "float or none",
+               "tuple[int, ...]": "ints"}
