@@ -225,6 +225,31 @@ def _rollout() -> tuple[object, dict[str, torch.Tensor], dict[str, torch.Tensor]
     return config, batch, rollout_params
 
 
+def _lanes_against_single_run() -> tuple[float, float]:
+    """The lane-batched trainer (:class:`agents.lanes.LaneTrainer`) against the single-run one after one rollout
+    and one update: the largest |difference| of lane 0's parameters from :class:`agents.ppo.PPO`'s with the
+    same config and seed, and of lane 1's (another seed and scale: the negative control)."""
+    from agents.lanes import LaneTrainer
+    from agents.ppo import PPO, PPOConfig
+
+    config = PPOConfig(env_id="Hopper-v5", total_steps=NUM_STEPS, num_steps=NUM_STEPS, minibatch_size=MINIBATCH,
+                       update_epochs=1, seed=SEED, torch_threads=1, device="cpu")
+    other = dataclasses.replace(config, seed=SEED + 1, scale="mla_ppo", alpha=0.01,
+                                scale_params={"ao": "1", "ar": "0.5", "eps": "0.2"})
+    ppo_scale = ag.scale("ppo", eps="0.2")
+    lanes = LaneTrainer([(config, ppo_scale), (other, ag.scale("mla_ppo", ao="1", ar="0.5", eps="0.2"))])
+    single = PPO(config, ppo_scale)
+    try:
+        lanes.train_one_update()
+        single.train_one_update()
+        ref = single.flat_params.detach().to(ag.DTYPE)
+        stacked = lanes.stack.flat.detach().to(ag.DTYPE)
+        return ag.max_abs(stacked[0], ref), ag.max_abs(stacked[1], ref)
+    finally:
+        single.close()
+        lanes.close()
+
+
 def derive(ev: Evidence) -> None:
     from agents.policy import ActorCritic
     from agents.ppo import PPOConfig, normalize_advantages
@@ -290,6 +315,14 @@ def derive(ev: Evidence) -> None:
                          inst, ag.max_abs(critic, ref.critic), TOLERANCE, float(ref.critic.abs().max()),
                          control=Control("min instead of max (the optimistic clip)" if case.clip_vloss
                                          else "without the ½", ag.max_abs(critic, ref.critic_control)))
+        # the lane-batched trainer runs the same code per lane: its lane equals PPO bitwise, so the checks
+        # above cover it (its own tests pin this over several updates, resume and NaN isolation)
+        lane_error, lane_control = _lanes_against_single_run()
+        ev.check("lanes: one update", "parameters of lane 0 of agents.lanes.LaneTrainer (ppo, seed "
+                 f"{SEED}, beside an MLA-PPO lane) vs agents.ppo.PPO with the same config and seed, after one rollout "
+                 "and one update (bitwise)", f"Hopper-v5, {NUM_STEPS} steps, minibatches of {MINIBATCH}",
+                 lane_error, 0.0, 1.0, control=Control("lane 1 (MLA-PPO, another seed) against the same PPO run",
+                                                       lane_control))
     ev.scope = ("one seeded Hopper-v5 minibatch of 64 samples per case (ppo with and without β, MLA-PPO of Table 2, "
                 "f_MLA with α), value clipping on and off; numerical (float64), against first-principles references")
     ev.complete = False
