@@ -231,8 +231,9 @@ def test_cli_failed_run_keeps_previous_outputs(tmp_path: Path, capsys: pytest.Ca
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(bandit, "plot", broken_plot)
-    with pytest.raises(RuntimeError, match="disk full"):
-        main([*argv[:5], "40", *argv[6:]])
+    capsys.readouterr()
+    assert main([*argv[:5], "40", *argv[6:]]) == 3  # an internal failure: one line, exit 3, never a traceback
+    assert "internal error (RuntimeError: disk full)" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
