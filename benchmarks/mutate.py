@@ -93,10 +93,13 @@ def copy_tree(source: Path, dest: Path) -> Path:
     return dest
 
 
-def environment(tree: Path, cache: Path) -> dict[str, str]:
+def environment(tree: Path, cache: Path, mutant: str = "") -> dict[str, str]:
+    """The environment of the commands run in the copy ``tree``; ``PGCHECK_MUTANT`` names the applied mutant
+    (tests/test_mutants.py then does not expect that one's original snippet in the copy)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(tree)
     env["PGCHECK_CACHE_DIR"] = str(cache)
+    env["PGCHECK_MUTANT"] = mutant
     env.pop("PYTEST_ADDOPTS", None)
     return env
 
@@ -123,7 +126,7 @@ def run_mutant(m: Mutant, source: Path, python: str, timeout: float = 1200.0) ->
     with tempfile.TemporaryDirectory(prefix=f"mutant-{m.id}-") as tmp:
         tree = copy_tree(source, Path(tmp) / "repo")
         apply(m, tree)
-        env = environment(tree, Path(tmp) / "cache")
+        env = environment(tree, Path(tmp) / "cache", m.id)
         for name, cmd in stages(m, python, tree):
             try:
                 r = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)

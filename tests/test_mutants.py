@@ -8,6 +8,7 @@ the repository, with the focused test that must catch it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,9 +39,12 @@ def test_every_curated_mutant_applies_to_the_code_as_it_is() -> None:
     mutate = _harness()
     mutants = mutate.load()
     assert 30 <= len(mutants) <= 45
+    applied = os.environ.get("PGCHECK_MUTANT", "")  # inside a mutation run, that mutant's snippet is replaced
     for m in mutants:
-        assert (ROOT / m.file).read_text(encoding="utf-8").count(m.original) == 1, m.id
         assert m.original != m.replacement and m.why, m.id
+        if m.id == applied:
+            continue
+        assert (ROOT / m.file).read_text(encoding="utf-8").count(m.original) == 1, m.id
 
 
 def test_an_unsound_exp_axiom_fails_the_controls_claim(monkeypatch: pytest.MonkeyPatch) -> None:
