@@ -72,7 +72,8 @@ def test_trainer_claim_holds_and_every_comparison_has_a_failing_negative_control
     cert = prove.certificate(trainer.ID)
     assert cert["verdict"] == "cross-checked", cert["problems"]
     checks = cert["cross_checks"]
-    assert len(checks) == 1 + 2 * len(trainer.CASES)
+    assert len(checks) == 1 + 2 * len(trainer.CASES) + 1  # behaviour data, actor and critic per case, the lanes
+    assert any(c["name"] == "lanes: one update" and c["max_abs_error"] == 0.0 for c in checks)
     assert all(c["passed"] and c["negative_control"]["outcome"] == "failed as expected" for c in checks)
     # value clipping on and off, α ≠ 0, and both ppo (Theorem 4.3) and a scale from sympy are covered
     assert {c.clip_vloss for c in trainer.CASES} == {True, False}
