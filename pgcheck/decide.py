@@ -17,9 +17,9 @@ Rounded floating evaluation (``evalf``, ``sympy.N``, ``float`` of a sympy number
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import mpmath
 import sympy
@@ -29,6 +29,7 @@ from pgcheck.enclose import PRECISIONS, NoEnclosure, Num, TooLarge, Undefined, U
 from pgcheck.symbols import X, Y
 
 Point = Mapping[sympy.Symbol, Num]
+T = TypeVar("T")
 ZERO_PROOF_SECONDS = 1.0
 
 
@@ -52,42 +53,41 @@ def _no_value(exc: NoEnclosure) -> Undecided:
     return Undecided(str(exc))
 
 
-def sign(e: sympy.Basic, env: Point | None = None) -> int:
-    """The sign of ``e`` (a constant, or ``e`` at the point ``env``): 1, -1, or 0 only when it is exactly 0.
-    Raises :class:`Undefined` when ``e`` has no value there, :class:`Undecided` when it cannot be settled."""
+def _refine(attempt: Callable[[int], T], what: Callable[[], str]) -> T:
+    """``attempt(bits)`` at 128, 512, 2048 and 8192 bits until one settles the question (each raises Unsure
+    when its intervals cannot); raises :class:`Undecided` when none does."""
     last: Exception | None = None
     for prec in PRECISIONS:
         try:
-            return sign_of(enclose.evaluate(e, env, prec))
+            return attempt(prec)
         except Unsure as exc:
             last = exc
-            continue
         except TooLarge:
             raise
         except NoEnclosure as exc:
             raise _no_value(exc) from None
-    if proved_zero(e, env):
-        return 0
-    raise Undecided(f"cannot decide the sign of {symbols.render(e)}: {last}")
+    raise Undecided(f"cannot decide {what()}: {last}")
+
+
+def sign(e: sympy.Basic, env: Point | None = None) -> int:
+    """The sign of ``e`` (a constant, or ``e`` at the point ``env``): 1, -1, or 0 only when it is exactly 0.
+    Raises :class:`Undefined` when ``e`` has no value there, :class:`Undecided` when it cannot be settled."""
+    try:
+        return _refine(lambda prec: sign_of(enclose.evaluate(e, env, prec)), lambda: f"the sign of {symbols.render(e)}")
+    except Undecided:
+        if proved_zero(e, env):
+            return 0
+        raise
 
 
 def sign_difference(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> int:
     """The sign of a(env_a) - b(env_b); raises as :func:`sign`."""
-    last: Exception | None = None
-    for prec in PRECISIONS:
-        try:
-            va, vb = enclose.evaluate(a, env_a, prec), enclose.evaluate(b, env_b, prec)
-            if isinstance(va, Fraction) and isinstance(vb, Fraction):
-                return (va > vb) - (va < vb)
-            return sign_of(enclose.to_iv(va) - enclose.to_iv(vb))
-        except Unsure as exc:
-            last = exc
-            continue
-        except TooLarge:
-            raise
-        except NoEnclosure as exc:
-            raise _no_value(exc) from None
-    raise Undecided(f"cannot compare the two values: {last}")
+    def attempt(prec: int) -> int:
+        va, vb = enclose.evaluate(a, env_a, prec), enclose.evaluate(b, env_b, prec)
+        if isinstance(va, Fraction) and isinstance(vb, Fraction):
+            return (va > vb) - (va < vb)
+        return sign_of(enclose.to_iv(va) - enclose.to_iv(vb))
+    return _refine(attempt, lambda: "the order of the two values")
 
 
 def greater(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> bool:
@@ -100,18 +100,7 @@ def greater(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> bool:
 
 def truth(c: sympy.Basic, env: Point | None = None) -> bool:
     """The truth of the condition ``c`` at ``env``; raises :class:`Undefined` or :class:`Undecided`."""
-    last: Exception | None = None
-    for prec in PRECISIONS:
-        try:
-            return enclose.truth(c, env, prec)
-        except Unsure as exc:
-            last = exc
-            continue
-        except TooLarge:
-            raise
-        except NoEnclosure as exc:
-            raise _no_value(exc) from None
-    raise Undecided(f"cannot decide {symbols.render(c)}: {last}")
+    return _refine(lambda prec: enclose.truth(c, env, prec), lambda: symbols.render(c))
 
 
 def bounds(e: sympy.Basic, env: Point | None = None,
