@@ -15,7 +15,6 @@ multi-lane run always restarts from one consistent update of all its lanes, and 
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +28,10 @@ from agents.rundir import (
     CHECKPOINT,
     RunLogger,
     atomic_write_bytes,
+    checkpoint_bytes,
     get_status,
     load_checkpoint,
+    read_checkpoint,
     read_config,
     read_json,
     set_status,
@@ -58,16 +59,13 @@ def _checked_scale(run: Path, config: PPOConfig) -> Any:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)  # as rundir.load_checkpoint
-    return state
+    return read_checkpoint(path)  # weights_only: a checkpoint cannot run code while it is read
 
 
 def save_lane_checkpoints(trainer: LaneTrainer, runs: Sequence[Path], lanes: Sequence[int]) -> None:
     """Write the checkpoints of ``lanes`` as one set (see the module docstring)."""
     for i in lanes:
-        buf = io.BytesIO()
-        torch.save(trainer.lane_state_dict(i), buf)
-        atomic_write_bytes(runs[i] / NEXT, buf.getvalue())
+        atomic_write_bytes(runs[i] / NEXT, checkpoint_bytes(trainer.lane_state_dict(i)))
     for i in lanes:
         os.replace(runs[i] / NEXT, runs[i] / CHECKPOINT)
 

@@ -22,9 +22,11 @@ import io
 import json
 import math
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from agents.ppo import PPO, Callback, PPOConfig
@@ -83,18 +85,68 @@ def is_run(path: Path) -> bool:
     return (path / "config.json").is_file()
 
 
-def save_checkpoint(run: Path, trainer: PPO) -> None:
+_NUMPY = "__numpy__"
+
+
+def to_plain(obj: Any) -> Any:
+    """A trainer state as plain data that ``torch.load(weights_only=True)`` reads back: numpy arrays become
+    tensors (with their dtype), numpy scalars Python numbers; dicts, lists, tuples, tensors, str, int,
+    float, bool and None stay."""
+    if isinstance(obj, np.ndarray):
+        return {_NUMPY: torch.from_numpy(np.array(obj, copy=True)), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
+
+
+def from_plain(obj: Any) -> Any:
+    """The inverse of :func:`to_plain`."""
+    if isinstance(obj, dict):
+        if set(obj) == {_NUMPY, "dtype"} and isinstance(obj[_NUMPY], torch.Tensor):
+            return obj[_NUMPY].numpy().astype(obj["dtype"], copy=True)
+        return {k: from_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(from_plain(v) for v in obj)
+    return obj
+
+
+def checkpoint_bytes(state: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
-    torch.save(trainer.state_dict(), buf)
-    atomic_write_bytes(run / CHECKPOINT, buf.getvalue())
+    torch.save(to_plain(state), buf)
+    return buf.getvalue()
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint read with ``weights_only=True``: tensors and plain data only, so a file someone sent
+    cannot run code while it is loaded (a pickle of anything else is refused). A damaged or foreign file is
+    a one-line :class:`UserError`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise UserError(f"{path}: refused: not a pgcheck checkpoint of tensors and plain data ({first})") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read the checkpoint ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:160] if str(exc) else 'damaged'})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a pgcheck checkpoint (a {type(state).__name__}, not a dict)")
+    out: dict[str, Any] = from_plain(state)
+    return out
+
+
+def save_checkpoint(run: Path, trainer: PPO) -> None:
+    atomic_write_bytes(run / CHECKPOINT, checkpoint_bytes(trainer.state_dict()))
 
 
 def load_checkpoint(run: Path) -> dict[str, Any] | None:
     path = run / CHECKPOINT
     if not path.is_file():
         return None
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    return state
+    return read_checkpoint(path)
 
 
 def set_status(run: Path, status: str, **extra: Any) -> None:

@@ -14,7 +14,7 @@ import torch
 from agents.lanerun import NEXT, recover_checkpoints, run_lanes_job, save_lane_checkpoints
 from agents.lanes import LaneTrainer
 from agents.ppo import PPO, PPOConfig, RolloutBatch
-from agents.rundir import get_status, load_checkpoint
+from agents.rundir import checkpoint_bytes, get_status, load_checkpoint
 from agents.runner import create_run
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
@@ -127,13 +127,13 @@ def test_a_torn_checkpoint_set_is_finished_or_undone(tmp_path: Path) -> None:
     save_lane_checkpoints(trainer, runs, [0, 1])             # a complete set at update 1
     trainer.train_one_update()
     # killed in phase 1: only lane 0's new state was written -> undone, both stay at update 1
-    torch.save(trainer.lane_state_dict(0), runs[0] / NEXT)
+    (runs[0] / NEXT).write_bytes(checkpoint_bytes(trainer.lane_state_dict(0)))
     recover_checkpoints(runs)
     assert not (runs[0] / NEXT).exists()
     assert [load_checkpoint(r)["update_index"] for r in runs] == [1, 1]  # type: ignore[index]
     # killed in phase 2: lane 0 renamed, lane 1 still in .next -> finished, both at update 2
-    torch.save(trainer.lane_state_dict(0), runs[0] / "checkpoint.pt")
-    torch.save(trainer.lane_state_dict(1), runs[1] / NEXT)
+    (runs[0] / "checkpoint.pt").write_bytes(checkpoint_bytes(trainer.lane_state_dict(0)))
+    (runs[1] / NEXT).write_bytes(checkpoint_bytes(trainer.lane_state_dict(1)))
     recover_checkpoints(runs)
     assert [load_checkpoint(r)["update_index"] for r in runs] == [2, 2]  # type: ignore[index]
 
