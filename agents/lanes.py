@@ -42,10 +42,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.buffer import RolloutBuffer, compute_gae
+from agents.buffer import RolloutBuffer
 from agents.normalize import ObsNormalizer, RewardScaler
 from agents.policy import LOG_2PI, ActorCritic
-from agents.ppo import Callback, PPOConfig, RolloutBatch, non_finite, normalize_advantages, ppo_loss, resolve_device
+from agents.ppo import (
+    Callback,
+    PPOConfig,
+    RolloutBatch,
+    evaluate_rollout,
+    non_finite,
+    normalize_advantages,
+    ppo_loss,
+    resolve_device,
+)
 from agents.tasks import BatchedTask
 from pgcheck.certificate import CheckedScale
 
@@ -411,26 +420,8 @@ class LaneTrainer:
     # 2. values, behaviour log-probabilities, advantages: PPO.evaluate_rollout on each lane's own network
 
     def evaluate_lane(self, i: int) -> RolloutBatch:
-        lane, dev = self.lanes[i], self.device
-        c, buf, policy = lane.config, lane.buffer, lane.policy
-        n = c.batch_size
-        obs = torch.from_numpy(buf.obs.reshape(n, self.obs_dim)).to(dev)
-        actions = torch.from_numpy(buf.actions.reshape(n, self.act_dim)).to(dev)
-        with torch.no_grad():
-            log_prob, _ = policy.log_prob_entropy(obs, actions)
-            values = policy.value(obs)
-            last_value = policy.value(torch.from_numpy(buf.last_obs).to(dev))
-            if buf.truncations:
-                finals = torch.from_numpy(np.stack([f for _, _, f in buf.truncations])).to(dev)
-                trunc_values = policy.value(finals).cpu().numpy()
-            else:
-                trunc_values = np.zeros(0, dtype=np.float32)
-        values_np = values.cpu().numpy().reshape(c.num_steps, c.num_envs)
-        next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
-        adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
-                                   c.gamma, c.gae_lambda)
-        return RolloutBatch(obs, actions, log_prob, values, torch.from_numpy(adv.reshape(n)).to(dev),
-                            torch.from_numpy(targets.reshape(n)).to(dev))
+        lane = self.lanes[i]
+        return evaluate_rollout(lane.policy, lane.buffer, lane.config, self.obs_dim, self.act_dim, self.device)
 
     # -----------------------------------------------------------------------------------------------
     # 3. the update: PPO.update for all lanes, one forward, backward and Adam step per minibatch index

@@ -168,6 +168,30 @@ class Callback:
         """An update was applied; ``metrics`` describes the rollout and the update."""
 
 
+def evaluate_rollout(policy: ActorCritic, buf: RolloutBuffer, c: PPOConfig, obs_dim: int, act_dim: int,
+                     dev: torch.device) -> RolloutBatch:
+    """A finished rollout with its behaviour log-probabilities, values and GAE advantages and targets (the
+    single-run trainer and every lane of :class:`agents.lanes.LaneTrainer` go through this one function)."""
+    n = c.batch_size
+    obs = torch.from_numpy(buf.obs.reshape(n, obs_dim)).to(dev)
+    actions = torch.from_numpy(buf.actions.reshape(n, act_dim)).to(dev)
+    with torch.no_grad():
+        log_prob, _ = policy.log_prob_entropy(obs, actions)
+        values = policy.value(obs)
+        last_value = policy.value(torch.from_numpy(buf.last_obs).to(dev))
+        if buf.truncations:
+            finals = torch.from_numpy(np.stack([f for _, _, f in buf.truncations])).to(dev)
+            trunc_values = policy.value(finals).cpu().numpy()
+        else:
+            trunc_values = np.zeros(0, dtype=np.float32)
+    values_np = values.cpu().numpy().reshape(c.num_steps, c.num_envs)
+    next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
+    adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
+                               c.gamma, c.gae_lambda)
+    return RolloutBatch(obs, actions, log_prob, values, torch.from_numpy(adv.reshape(n)).to(dev),
+                        torch.from_numpy(targets.reshape(n)).to(dev))
+
+
 class PPO:
     """The trainer. ``learn()`` runs updates until ``config.total_steps`` steps are taken."""
 
@@ -258,25 +282,7 @@ class PPO:
     # 2. values, behaviour log-probabilities, advantages
 
     def evaluate_rollout(self) -> RolloutBatch:
-        c, buf, dev = self.config, self.buffer, self.device
-        n = c.batch_size
-        obs = torch.from_numpy(buf.obs.reshape(n, self.obs_dim)).to(dev)
-        actions = torch.from_numpy(buf.actions.reshape(n, self.act_dim)).to(dev)
-        with torch.no_grad():
-            log_prob, _ = self.policy.log_prob_entropy(obs, actions)
-            values = self.policy.value(obs)
-            last_value = self.policy.value(torch.from_numpy(buf.last_obs).to(dev))
-            if buf.truncations:
-                finals = torch.from_numpy(np.stack([f for _, _, f in buf.truncations])).to(dev)
-                trunc_values = self.policy.value(finals).cpu().numpy()
-            else:
-                trunc_values = np.zeros(0, dtype=np.float32)
-        values_np = values.cpu().numpy().reshape(c.num_steps, c.num_envs)
-        next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
-        adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
-                                   c.gamma, c.gae_lambda)
-        return RolloutBatch(obs, actions, log_prob, values, torch.from_numpy(adv.reshape(n)).to(dev),
-                            torch.from_numpy(targets.reshape(n)).to(dev))
+        return evaluate_rollout(self.policy, self.buffer, self.config, self.obs_dim, self.act_dim, self.device)
 
     # -----------------------------------------------------------------------------------------------
     # 3. the update
