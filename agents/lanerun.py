@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from agents.lanes import LaneTrainer
-from agents.ppo import Callback, PPOConfig
+from agents.ppo import Callback
 from agents.rundir import (
     CHECKPOINT,
     RunLogger,
@@ -36,26 +36,10 @@ from agents.rundir import (
     read_json,
     set_status,
 )
-from agents.runner import JobResult, ProgressFn
+from agents.runner import JobResult, ProgressFn, run_scale
 from pgcheck.errors import UserError
 
 NEXT = "checkpoint.next.pt"
-
-
-def _checked_scale(run: Path, config: PPOConfig) -> Any:
-    from pgcheck.certificate import Certificate, InvalidScaleError
-    from pgcheck.check import checked_scale
-    from pgcheck.expr import ExprError
-
-    try:
-        scale = checked_scale(config.scale, config.scale_params)
-    except (InvalidScaleError, ExprError) as exc:
-        raise UserError(f"{run}: the scale in config.json is refused: {exc}") from None
-    recorded = Certificate.from_dict(read_json(run / "certificate.json"))
-    if recorded.canonical_hash != scale.certificate.canonical_hash:
-        raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
-                        "in the run (different pgcheck version or definition)")
-    return scale
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -114,7 +98,7 @@ def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | 
     lane stops, keeps its last good checkpoint and its result (and status.json) say why; the others go on."""
     runs = [Path(r) for r in run_dirs]
     configs = [read_config(r) for r in runs]
-    scales = [_checked_scale(r, c) for r, c in zip(runs, configs, strict=True)]
+    scales = [run_scale(r, c) for r, c in zip(runs, configs, strict=True)]
     if resume:
         recover_checkpoints(runs)
     states = [load_checkpoint(r) if resume else None for r in runs]

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.ppo import Callback, PPOConfig
 from agents.rundir import (
@@ -30,6 +30,9 @@ from agents.rundir import (
     write_json,
 )
 from pgcheck.errors import UserError
+
+if TYPE_CHECKING:
+    from pgcheck.certificate import CheckedScale
 
 BACKENDS = ("local", "ray")
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -71,19 +74,13 @@ class JobResult:
     recent_return: float
 
 
-def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
-            stop_after_updates: int | None = None) -> JobResult:
-    """Train (or continue) the run in ``run_dir`` to its total_steps. Never raises for a NaN loss:
-    the run stops, keeps its last good checkpoint, and the result says why."""
-    import torch
-
-    from agents.ppo import PPO, NonFiniteLossError
+def run_scale(run: Path, config: PPOConfig) -> CheckedScale:
+    """The run's scale, validated again and required to match the certificate recorded in the run (a run
+    directory is trained only with the function its certificate names); one-line errors otherwise."""
     from pgcheck.certificate import Certificate, InvalidScaleError
     from pgcheck.check import checked_scale
     from pgcheck.expr import ExprError
 
-    run = Path(run_dir)
-    config = read_config(run)
     try:
         scale = checked_scale(config.scale, config.scale_params)
     except (InvalidScaleError, ExprError) as exc:
@@ -92,6 +89,20 @@ def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
     if recorded.canonical_hash != scale.certificate.canonical_hash:
         raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
                         "in the run (different pgcheck version or definition)")
+    return scale
+
+
+def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
+            stop_after_updates: int | None = None) -> JobResult:
+    """Train (or continue) the run in ``run_dir`` to its total_steps. Never raises for a NaN loss:
+    the run stops, keeps its last good checkpoint, and the result says why."""
+    import torch
+
+    from agents.ppo import PPO, NonFiniteLossError
+
+    run = Path(run_dir)
+    config = read_config(run)
+    scale = run_scale(run, config)
     torch.set_num_threads(config.torch_threads)
     trainer = PPO(config, scale)
     state = load_checkpoint(run) if resume else None
