@@ -722,8 +722,11 @@ def symbolic_form(expr: sympy.Expr) -> str:
 Task = tuple[str, Callable[[], Any]]
 
 
-def _undecided_for(prop: str, why: str) -> PropertyResult:
-    return PropertyResult(prop, PROPERTY_STATEMENTS[prop], "undecided", why, 0.0)
+def _unsettled(name: str, why: str) -> PropertyResult | str:
+    """What a task that did not finish leaves: its property undecided, or for a summary the reason."""
+    if name in PROPERTY_STATEMENTS:
+        return PropertyResult(name, PROPERTY_STATEMENTS[name], "undecided", why, 0.0)
+    return f"(not available: {why})"
 
 
 def _safely(name: str, task: Callable[[], Any]) -> Any:
@@ -734,11 +737,9 @@ def _safely(name: str, task: Callable[[], Any]) -> Any:
     except ExprError:
         raise
     except deadline.TimeUp as exc:
-        return _undecided_for(name, f"a step did not finish in time ({exc})") if name in PROPERTY_STATEMENTS \
-            else f"(not available: {exc})"
+        return _unsettled(name, f"a step did not finish in time ({exc})")
     except Exception as exc:  # sympy, z3 and mpmath can fail in many ways on odd input
-        why = f"pgcheck could not decide it: {type(exc).__name__}: {str(exc)[:200]}"
-        return _undecided_for(name, why) if name in PROPERTY_STATEMENTS else f"(not available: {why})"
+        return _unsettled(name, f"pgcheck could not decide it: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _encode(value: Any) -> str:
@@ -821,7 +822,7 @@ def _run(tasks: list[Task], options: Options, callable_spec: str | None = None) 
         if name not in results:
             why = (f"the check process ended before it finished ({crash})" if crash is not None else
                    f"the time limit of {limit:g} s was reached before it finished (--time-limit)")
-            results[name] = _undecided_for(name, why) if name in PROPERTY_STATEMENTS else f"(not available: {why})"
+            results[name] = _unsettled(name, why)
     return results
 
 
