@@ -510,12 +510,6 @@ def check_param_name(name: str) -> None:
         raise ExprError(f"parameter name {name!r} is reserved (x, y, pi and function names are)")
 
 
-def _check_real(expr: sympy.Expr) -> None:
-    if expr.has(sympy.I) or (is_constant(expr) and expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)):
-        raise ExprError("the expression is undefined or not real for these parameters "
-                        f"(it simplifies to {expr}); check divisions, log and sqrt of constants")
-
-
 def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -> Expression:
     """Parse a scale-function text ``f(x, y)`` into an :class:`Expression`.
 
@@ -557,6 +551,5 @@ def parse(text: str, params: Mapping[str, Fraction | int | str] | None = None) -
     unused = sorted(set(exact) - translator.used_params)
     if unused:
         raise ExprError(f"parameter(s) {', '.join(unused)} given but not used in the expression")
-    _check_real(expr)
     return Expression(source=text.strip(), params=tuple(sorted(exact.items())), core=expr,
                       conditions=tuple(dict.fromkeys(translator.conditions)))
