@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-PACKAGES := $(wildcard pgcheck derivations agents)
+PACKAGES := $(wildcard pgcheck pgcheck_cli derivations agents)
 
 test: $(STAMP)
 	$(BIN)/ruff check $(PACKAGES) $(wildcard tests benchmarks)

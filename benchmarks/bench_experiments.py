@@ -48,7 +48,7 @@ def main() -> None:
             phases: dict[str, list[float]] = {}
             for i in range(repeats[name]):
                 out = os.path.join(tmp, f"{name}{i}")
-                walls.append(timed_run([py, "-m", "pgcheck.cli", "experiment", name, "--seeds", "5",
+                walls.append(timed_run([py, "-m", "pgcheck_cli.main", "experiment", name, "--seeds", "5",
                                         "--out", out, "--no-progress"]))
                 for k, v in json.loads(Path(out, "results.json").read_text())["seconds"].items():
                     phases.setdefault(k, []).append(float(v))

@@ -153,7 +153,7 @@ def _child_cli(updates: int, out: str, workers: int = 1) -> dict[str, Any]:
     import csv
     import resource
 
-    from pgcheck.cli import main
+    from pgcheck_cli.main import main
 
     t0 = time.perf_counter()
     code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-7", "--total-steps",

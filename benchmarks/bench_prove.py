@@ -38,12 +38,12 @@ def main() -> None:
     py = sys.executable
 
     floor = [wall([py, "-c", "import torch, sympy, z3"])[0] for _ in range(args.repeats)]
-    runs = [wall([py, "-m", "pgcheck.cli", "prove", "--check"]) for _ in range(args.repeats)]
+    runs = [wall([py, "-m", "pgcheck_cli.main", "prove", "--check"]) for _ in range(args.repeats)]
     if any(code != 0 for _, code in runs):
         print("pgcheck prove --check failed; run it to see why", file=sys.stderr)
         sys.exit(1)
 
-    from pgcheck import prove
+    from derivations import runner as prove
 
     per_claim: dict[str, list[float]] = {}
     for _ in range(args.repeats):

@@ -35,7 +35,7 @@ def main() -> None:
     commands = {
         "python -c pass": [py, "-c", "pass"],
         "import sympy, z3": [py, "-c", "import sympy, z3"],
-        "pgcheck validate mla": [py, "-m", "pgcheck.cli", "validate", "mla", "--no-cache"],
+        "pgcheck validate mla": [py, "-m", "pgcheck_cli.main", "validate", "mla", "--no-cache"],
     }
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits all three alike

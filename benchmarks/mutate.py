@@ -46,7 +46,7 @@ TARGETED: dict[str, list[str]] = {
     "pgcheck/scales.py": ["tests/test_check.py", "tests/test_updates.py"],
     "pgcheck/updates.py": ["tests/test_updates.py", "tests/test_ppo.py"],
     "pgcheck/smt.py": ["tests/test_check.py", "tests/test_derivations.py"],
-    "pgcheck/prove.py": ["tests/test_prove.py"],
+    "derivations/runner.py": ["tests/test_prove.py"],
     "agents/ppo.py": ["tests/test_ppo.py", "tests/test_trainer_loss.py"],
     "agents/policy.py": ["tests/test_ppo.py", "tests/test_trainer_loss.py"],
 }
@@ -106,7 +106,7 @@ def environment(tree: Path, cache: Path, mutant: str = "") -> dict[str, str]:
 
 def stages(m: Mutant, python: str, tree: Path) -> list[tuple[str, list[str]]]:
     targeted = [t for t in TARGETED.get(m.file, DEFAULT_TARGETED) if (tree / t).exists()]
-    return [("prove --check", [python, "-m", "pgcheck.cli", "prove", "--check"]),
+    return [("prove --check", [python, "-m", "pgcheck_cli.main", "prove", "--check"]),
             ("targeted pytest", [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *targeted]),
             ("pytest", [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"])]
 

@@ -4,7 +4,7 @@ One module per claim (``thm3_1`` … ``c2``, then ``trainer`` for the trainer us
 the machinery); :mod:`derivations.registry` lists them in the paper's order. Each module's docstring states
 the claim, its symbols and assumptions and what is proved; its ``derive(ev)`` records the steps, the autograd
 cross-checks and any erratum in an :class:`derivations.core.Evidence`. ``pgcheck prove``
-(:mod:`pgcheck.prove`) runs them and writes the certificates in ``proofs/``.
+(:mod:`derivations.runner`) runs them and writes the certificates in ``proofs/``.
 
 Independence rules — every check here must be able to fail, so:
 

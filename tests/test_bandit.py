@@ -18,7 +18,7 @@ from agents import bandit
 from pgcheck import updates
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
-from pgcheck.cli import main
+from pgcheck_cli.main import main
 
 NAMES = ("sq", "ml", "sil", "mla")
 _SCALES: list[tuple[str, CheckedScale]] = []

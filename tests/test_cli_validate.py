@@ -15,7 +15,7 @@ TESTS = Path(__file__).parent
 
 def pgcheck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "pgcheck.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pgcheck_cli.main", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
 
 
@@ -125,7 +125,7 @@ def test_trusted_callable_is_tested_only() -> None:
 
 
 def test_validation_does_not_import_torch_or_gymnasium() -> None:
-    code = ("import sys; from pgcheck.cli import main; rc = main(['validate', 'mla', '--no-cache']); "
+    code = ("import sys; from pgcheck_cli.main import main; rc = main(['validate', 'mla', '--no-cache']); "
             "heavy = [m for m in ('torch', 'gymnasium', 'matplotlib', 'hypothesis') if m in sys.modules]; "
             "print('HEAVY', heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -17,7 +17,7 @@ from agents import fourroom as fr
 from pgcheck import updates
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
-from pgcheck.cli import main
+from pgcheck_cli.main import main
 
 GRID = fr.make_grid()
 ALPHAS = ("0", "0.5", "1")

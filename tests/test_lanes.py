@@ -18,7 +18,7 @@ from agents.rundir import checkpoint_bytes, get_status, load_checkpoint
 from agents.runner import create_run
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
-from pgcheck.cli import main
+from pgcheck_cli.main import main
 
 TINY: dict[str, Any] = {"env_id": "Hopper-v5", "total_steps": 192, "num_steps": 64, "minibatch_size": 32,
                         "update_epochs": 2, "checkpoint_every": 1}

@@ -20,8 +20,9 @@ import pytest
 import torch
 
 from agents import ppo as ppo_module
+from derivations import runner as prove
 from derivations import softmax as sx
-from pgcheck import prove, smt, updates
+from pgcheck import smt, updates
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -62,7 +62,7 @@ def test_killed_cli_run_resumes_to_the_same_parameters(tmp_path: Path) -> None:
     """A real SIGKILL at an arbitrary moment after the second checkpoint, then ``train --resume``."""
     args = ["--env", "Hopper-v5", "--preset", "mla-ppo", "--seeds", "7", "--total-steps", "2048", "--no-progress",
             "--set", "num_steps=512", "--set", "update_epochs=2", "--set", "checkpoint_every=1"]
-    cmd = [sys.executable, "-m", "pgcheck.cli", "train", *args]
+    cmd = [sys.executable, "-m", "pgcheck_cli.main", "train", *args]
     ref = subprocess.run([*cmd, "--out", str(tmp_path / "ref")], capture_output=True, text=True, timeout=120)
     assert ref.returncode == 0, ref.stderr
     killed = tmp_path / "killed"
@@ -76,7 +76,7 @@ def test_killed_cli_run_resumes_to_the_same_parameters(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert get_status(killed / "seed_7")["status"] == "running"  # it really was killed mid-run
-    r = subprocess.run([sys.executable, "-m", "pgcheck.cli", "train", "--resume", str(killed), "--no-progress"],
+    r = subprocess.run([sys.executable, "-m", "pgcheck_cli.main", "train", "--resume", str(killed), "--no-progress"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "resuming 1 run(s)" in r.stdout

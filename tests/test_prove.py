@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import torch
 
-from pgcheck import prove, scales, updates
+from derivations import runner as prove
+from pgcheck import scales, updates
 from pgcheck.certificate import CheckedScale
 from pgcheck.errors import UserError
 
@@ -27,7 +28,7 @@ FAST = ["eq35-t1", "rem5.2"]
 
 
 def pgcheck(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgcheck.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pgcheck_cli.main", *args], capture_output=True, text=True,
                           env=dict(os.environ), cwd=cwd, timeout=300)
 
 

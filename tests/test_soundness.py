@@ -217,7 +217,7 @@ def test_a_black_box_that_ends_the_process_is_a_user_error(name: str) -> None:
 
 
 def test_the_command_line_survives_a_black_box_that_exits() -> None:
-    r = subprocess.run([sys.executable, "-m", "pgcheck.cli", "validate", "scale_examples:exits", "--no-cache"],
+    r = subprocess.run([sys.executable, "-m", "pgcheck_cli.main", "validate", "scale_examples:exits", "--no-cache"],
                        capture_output=True, text=True, cwd=Path(__file__).parent, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "SystemExit" in r.stderr
 

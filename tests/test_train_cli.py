@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pgcheck.cli import main
+from pgcheck_cli.main import main
 
 
 def pgcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgcheck.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pgcheck_cli.main", *args], capture_output=True, text=True,
                           env=dict(os.environ), timeout=180)
 
 

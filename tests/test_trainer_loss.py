@@ -10,8 +10,8 @@ import torch
 
 from agents.policy import ActorCritic
 from agents.ppo import PPOConfig, normalize_advantages, ppo_loss, value_loss_fn
+from derivations import runner as prove
 from derivations import trainer
-from pgcheck import prove
 from pgcheck.check import checked_scale
 
 

@@ -1,17 +1,19 @@
 """The ``pgcheck`` command line: one console script, one module per subcommand.
 
-Each subcommand lives in ``pgcheck/commands/<name>.py`` and provides ``HELP: str``,
+Each subcommand lives in ``pgcheck_cli/commands/<name>.py`` and provides ``HELP: str``,
 ``configure(parser) -> None`` and ``run(args) -> int``. Modules import their heavy dependencies
 (torch, gymnasium, matplotlib) inside ``run`` so that ``pgcheck validate`` starts fast.
 
 Exit codes: 0 success, 1 a negative finding (e.g. INVALID, a failed proof check), 2 bad input,
-3 an internal error of pgcheck (never a traceback), 130 interrupted.
+3 an internal error of pgcheck (never a traceback), 130 interrupted, 141 the reader of the output went away.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -21,13 +23,13 @@ from pgcheck.errors import UserError
 
 # (subcommand, module): add a line here to add a subcommand.
 COMMANDS: list[tuple[str, str]] = [
-    ("validate", "pgcheck.commands.validate"),
-    ("demo", "pgcheck.commands.demo"),
-    ("experiment", "pgcheck.commands.experiment"),
-    ("train", "pgcheck.commands.train"),
-    ("evaluate", "pgcheck.commands.evaluate"),
-    ("compare", "pgcheck.commands.compare"),
-    ("prove", "pgcheck.commands.prove"),
+    ("validate", "pgcheck_cli.commands.validate"),
+    ("demo", "pgcheck_cli.commands.demo"),
+    ("experiment", "pgcheck_cli.commands.experiment"),
+    ("train", "pgcheck_cli.commands.train"),
+    ("evaluate", "pgcheck_cli.commands.evaluate"),
+    ("compare", "pgcheck_cli.commands.compare"),
+    ("prove", "pgcheck_cli.commands.prove"),
 ]
 
 
@@ -73,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pgcheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # 'pgcheck validate f | head': the reader left; not an error of pgcheck's
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141   # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
     except Exception as exc:  # a bug of pgcheck's: say so in one line, and never with 1 (which reads as INVALID)
         first = str(exc).splitlines()[0][:300] if str(exc) else ""
         print(f"pgcheck: internal error ({type(exc).__name__}: {first}); please report it", file=sys.stderr)

@@ -38,7 +38,7 @@ def validate_step() -> None:
 
 
 def bandit_step(out: Path, quick: bool) -> None:
-    from pgcheck.commands import experiment
+    from pgcheck_cli.commands import experiment
 
     argv = ["bandit", "--seeds", "5", "--out", str(out), "--no-progress", *(["--quick"] if quick else [])]
     print(f"\n== pgcheck experiment {' '.join(argv)} ==", flush=True)
@@ -50,8 +50,8 @@ def bandit_step(out: Path, quick: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pgcheck.commands.train import demo_step as train_step
-    from pgcheck.prove import demo_step as prove_step
+    from derivations.runner import demo_step as prove_step
+    from pgcheck_cli.commands.train import demo_step as train_step
 
     t0 = time.perf_counter()
     validate_step()

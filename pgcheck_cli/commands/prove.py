@@ -31,7 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pgcheck import prove
+    from derivations import runner as prove
 
     ids = prove.select(args.only)
     t0 = time.perf_counter()

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pgcheck.commands.validate import parse_params
 from pgcheck.errors import UserError
+from pgcheck_cli.commands.validate import parse_params
 
 DEFAULT_ENV = "Hopper-v5"
 DEFAULT_PRESET = "ppo"
