@@ -1,6 +1,6 @@
 """The 2-D contextual bandit of the paper (sec. 6.1, Table 1, Figures 1, 6, 7, 8).
 
-Setting (sec. 6.1, restated in DESIGN.md §6): a context ``x ~ N(0, I₂)``, eight actions on the unit
+Setting (the paper, sec. 6.1 and appendix B): a context ``x ~ N(0, I₂)``, eight actions on the unit
 circle ``Ψ(a) = (cos 2πa/8, sin 2πa/8)``, reward ``r(x, a) = σ(⟨x, Ψ(a)⟩)``, actions drawn uniformly
 (the behaviour policy ``π_b = 1/8``), and the under-parameterised model
 
@@ -22,9 +22,9 @@ for the greedy policy ``argmax_a q_θ(x, a)`` (see :func:`expected_return`).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pgcheck.certificate import CheckedScale
+from pgcheck.files import atomic_save
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -568,11 +569,9 @@ def plot(results: dict[str, object], out_dir: Path) -> list[Path]:
     written: list[Path] = []
 
     def save(fig: Any, name: str) -> None:
-        path = out_dir / name
-        tmp = out_dir / f".{name}.tmp"
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        path = atomic_save(out_dir / name, partial(fig.savefig, dpi=110, bbox_inches="tight", format="png"),
+                           suffix=".png")
         plt.close(fig)
-        os.replace(tmp, path)
         written.append(path)
 
     # Figure 1: final regret per rule, grouped by form.

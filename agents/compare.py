@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from agents import stats
-from agents.rundir import atomic_write_text, get_status, is_run, read_json, write_json
+from agents.rundir import get_status, is_run, read_json, write_json
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_save, atomic_write
 
 CURVE_EPISODES = 10
 FINAL_FRACTION = 0.05
@@ -190,10 +191,8 @@ def plot(groups: list[Group], out: Path, points: int = 100) -> None:
     ax.text(0.99, 0.01, "band: 95% bootstrap CI of the mean over seeds", transform=ax.transAxes,
             ha="right", va="bottom", fontsize=7, alpha=0.7)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    atomic_save(out, lambda tmp: fig.savefig(tmp, dpi=120, format="png"), suffix=".png")
     plt.close(fig)
-    tmp.replace(out)
 
 
 def compare_runs(paths: list[Path], out_prefix: Path) -> dict[str, Any]:
@@ -204,7 +203,7 @@ def compare_runs(paths: list[Path], out_prefix: Path) -> dict[str, Any]:
     png = out_prefix.with_name(out_prefix.name + ".png")
     plot(groups, png)
     md = out_prefix.with_name(out_prefix.name + ".md")
-    atomic_write_text(md, text)
+    atomic_write(md, text)
     js = out_prefix.with_name(out_prefix.name + ".json")
     write_json(js, json.loads(json.dumps(rows, default=float)))
     return {"text": text, "rows": rows, "plot": png, "table": md, "json": js}

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pgcheck.certificate import CheckedScale
+from pgcheck.files import atomic_save
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -529,11 +530,9 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
                    title=f"{a['name']}, lr {a['lr']:g}")
             ax.legend(fontsize=8)
         fig.suptitle(f"FourRoom: exact return of the {what} (mean ± std over {len(results['config']['runs'])} runs)")
-        path = out_dir / fname
-        tmp = out_dir / f".{fname}.tmp"
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        save = partial(fig.savefig, dpi=110, bbox_inches="tight", format="png")
+        path = atomic_save(out_dir / fname, save, suffix=".png")
         plt.close(fig)
-        os.replace(tmp, path)
         written.append(path)
     return written
 

@@ -27,7 +27,6 @@ from agents.ppo import Callback
 from agents.rundir import (
     CHECKPOINT,
     RunLogger,
-    atomic_write_bytes,
     checkpoint_bytes,
     get_status,
     load_checkpoint,
@@ -38,6 +37,7 @@ from agents.rundir import (
 )
 from agents.runner import JobResult, ProgressFn, run_scale
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_write
 
 NEXT = "checkpoint.next.pt"
 
@@ -49,7 +49,7 @@ def _load(path: Path) -> dict[str, Any]:
 def save_lane_checkpoints(trainer: LaneTrainer, runs: Sequence[Path], lanes: Sequence[int]) -> None:
     """Write the checkpoints of ``lanes`` as one set (see the module docstring)."""
     for i in lanes:
-        atomic_write_bytes(runs[i] / NEXT, checkpoint_bytes(trainer.lane_state_dict(i)))
+        atomic_write(runs[i] / NEXT, checkpoint_bytes(trainer.lane_state_dict(i)))
     for i in lanes:
         os.replace(runs[i] / NEXT, runs[i] / CHECKPOINT)
 
@@ -237,7 +237,7 @@ def run_groups_ray(groups: Sequence[Sequence[str]], resume: bool, address: str |
     try:
         import ray
     except ImportError:
-        raise UserError("install ray to use --backend ray") from None
+        raise UserError("the Ray backend needs the ray package: pip install 'pgcheck[ray]'") from None
     ray.init(address=address, ignore_reinit_error=True,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
     remote_job = ray.remote(num_cpus=1)(run_lanes_job)

@@ -47,7 +47,7 @@ from agents.normalize import ObsNormalizer, RewardScaler
 from agents.optim import FlatAdam, clip_grad_norm
 from agents.policy import ActorCritic, flatten_parameters
 from pgcheck.certificate import CheckedScale
-from pgcheck.errors import UserError
+from pgcheck.errors import PgcheckError, UserError
 from pgcheck.updates import delta_o, delta_r_pi, upi_loss
 
 __all__ = ["PPO", "Callback", "NonFiniteLossError", "PPOConfig", "RolloutBatch", "non_finite", "ppo_loss"]
@@ -77,7 +77,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA device (use --device cpu or auto)")
+        raise UserError("device 'cuda' asked for, but torch sees no CUDA device (use 'cpu' or 'auto')")
     return torch.device(name)
 
 
@@ -136,7 +136,7 @@ def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
                   "log_prob": log_prob.detach()}
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(PgcheckError, RuntimeError):
     """A loss or gradient became NaN or infinite; the update that produced it was not applied."""
 
 

@@ -21,7 +21,6 @@ import csv
 import io
 import json
 import math
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import torch
 
 from agents.ppo import PPO, Callback, PPOConfig
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_write
 
 METRIC_COLUMNS = ["global_step", "update", "time", "sps", "episodes", "episodic_return", "episodic_length",
                   "recent_return", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
@@ -39,21 +39,8 @@ EPISODE_COLUMNS = ["global_step", "episodic_return", "episodic_length"]
 CHECKPOINT = "checkpoint.pt"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -139,7 +126,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def save_checkpoint(run: Path, trainer: PPO) -> None:
-    atomic_write_bytes(run / CHECKPOINT, checkpoint_bytes(trainer.state_dict()))
+    atomic_write(run / CHECKPOINT, checkpoint_bytes(trainer.state_dict()))
 
 
 def load_checkpoint(run: Path) -> dict[str, Any] | None:
@@ -178,7 +165,7 @@ def _truncate_csv(path: Path, columns: list[str], max_step: int) -> None:
                         writer.writerow([row.get(c, "") for c in columns])
                 except (KeyError, ValueError):
                     break  # a torn last line from a kill
-    atomic_write_text(path, out.getvalue())
+    atomic_write(path, out.getvalue())
 
 
 class RunLogger(Callback):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from agents.ppo import Callback, PPOConfig
 from agents.rundir import (
     RunLogger,
-    atomic_write_text,
     get_status,
     load_checkpoint,
     read_config,
@@ -30,6 +28,7 @@ from agents.rundir import (
     write_json,
 )
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_write
 
 if TYPE_CHECKING:
     from pgcheck.certificate import CheckedScale
@@ -38,29 +37,11 @@ BACKENDS = ("local", "ray")
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"3"``, ``"0-4"``, ``"0,2,7"`` or a mix (``"0-2,9"``) → sorted distinct seeds."""
-    seeds: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if not m:
-            raise UserError(f"--seeds {text!r}: write a seed (3), a range (0-4) or a list (0,2,7)")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
-        if hi < lo:
-            raise UserError(f"--seeds {text!r}: the range {part} is empty")
-        if hi - lo > 10_000:
-            raise UserError(f"--seeds {text!r}: more than 10000 seeds")
-        seeds.update(range(lo, hi + 1))
-    return sorted(seeds)
-
-
 def create_run(run: Path, config: PPOConfig, certificate_json: str, meta: dict[str, Any]) -> None:
     """Make a fresh run directory with its config, certificate and status."""
     run.mkdir(parents=True, exist_ok=True)
     write_json(run / "config.json", config.to_dict())
-    atomic_write_text(run / "certificate.json", certificate_json)
+    atomic_write(run / "certificate.json", certificate_json)
     write_json(run / "run.json", meta)
     set_status(run, "created")
 
@@ -77,14 +58,10 @@ class JobResult:
 def run_scale(run: Path, config: PPOConfig) -> CheckedScale:
     """The run's scale, validated again and required to match the certificate recorded in the run (a run
     directory is trained only with the function its certificate names); one-line errors otherwise."""
-    from pgcheck.certificate import Certificate, InvalidScaleError
+    from pgcheck.certificate import Certificate
     from pgcheck.check import checked_scale
-    from pgcheck.expr import ExprError
 
-    try:
-        scale = checked_scale(config.scale, config.scale_params)
-    except (InvalidScaleError, ExprError) as exc:
-        raise UserError(f"{run}: the scale in config.json is refused: {exc}") from None
+    scale = checked_scale(config.scale, config.scale_params)   # refused: InvalidScaleError / ExprError
     recorded = Certificate.from_dict(read_json(run / "certificate.json"))
     if recorded.canonical_hash != scale.certificate.canonical_hash:
         raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
@@ -234,7 +211,7 @@ def run_ray(jobs: Sequence[tuple[str, bool]], address: str | None) -> list[JobRe
     try:
         import ray
     except ImportError:
-        raise UserError("install ray to use --backend ray") from None
+        raise UserError("the Ray backend needs the ray package: pip install 'pgcheck[ray]'") from None
     ray.init(address=address, ignore_reinit_error=True,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
     remote_job = ray.remote(num_cpus=1)(run_job)

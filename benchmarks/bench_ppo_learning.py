@@ -37,8 +37,8 @@ def main() -> None:
     from agents.compare import compare_runs
     from agents.evaluate import evaluate_run
     from agents.rundir import get_status, is_run
-    from agents.runner import create_run, parse_seeds, run_local
-    from pgcheck_cli.commands.train import build_config, checked, configure_defaults
+    from agents.runner import create_run, run_local
+    from pgcheck_cli.commands.train import build_config, checked, configure_defaults, parse_seeds
 
     seeds = parse_seeds(args.seeds)
     groups = {name: args.out / f"hopper-{name}" for name in ("ppo", "mla-ppo")}

@@ -1,8 +1,8 @@
 """Random float64 instances for the autograd cross-checks, and pgcheck's own updates as gradients.
 
-Two discrete models ``q_θ(s, ·)`` are used throughout (DESIGN.md §1): *tabular* logits (θ is the
-|S|×|A| table itself) and a small *MLP* on fixed random state features (two layers, tanh). Every
-update is obtained from pgcheck's code — a loss of :mod:`pgcheck.updates` with a scale from
+Two discrete models ``q_θ(s, ·)`` (the paper's state-action models, secs. 2-3) are used throughout: *tabular*
+logits (θ is the |S|×|A| table itself) and a small *MLP* on fixed random state features (two layers, tanh).
+Every update is obtained from pgcheck's code — a loss of :mod:`pgcheck.updates` with a scale from
 :func:`pgcheck.check.checked_scale` — and differentiated with ``torch.autograd``; the other side of an
 identity is computed independently from its mathematical definition. Seeds are fixed.
 """

@@ -1,6 +1,7 @@
 """The vocabulary of a derivation: steps, autograd cross-checks, errata, and the verdict they imply.
 
-Every claim of the paper (DESIGN.md §3) is established by a module of :mod:`derivations` that records
+Every claim of the paper (its theorems, corollaries, observations and equations of secs. 3-5 and appendix A)
+is established by a module of :mod:`derivations` that records
 
 * **steps** — one statement each, checked symbolically (sympy, or z3 through :mod:`pgcheck.smt`) or by
   pgcheck's own validator. A step is either *printed* (the paper's statement, checked as printed) or a

@@ -1,4 +1,4 @@
-"""The claims of the paper (DESIGN.md §3), in the paper's order, each with the module that derives it."""
+"""The claims of the paper (secs. 3-5 and appendix A), in the paper's order, each with the module deriving it."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """The proof engine behind ``pgcheck prove``: run the derivations, write and check the certificates.
 
-Each claim of the paper (DESIGN.md §3, :mod:`derivations.registry`) is run by its derivation module and
-becomes one certificate, ``proofs/<id>.json``: the statement, the verdict (proved / cross-checked /
-erratum / failed, computed by :meth:`derivations.core.Evidence.verdict`), what exactly was proved and by
-which methods, every step, every autograd cross-check with its maximum error and tolerance, and every
-erratum with its printed form, counterexample and corrected statement. ``proofs/README.md`` is rendered
+Each claim of the paper (secs. 3-5 and appendix A, listed in :mod:`derivations.registry`) is run by its
+derivation module and becomes one certificate, ``proofs/<id>.json``: the statement, the verdict (proved /
+cross-checked / erratum / failed, computed by :meth:`derivations.core.Evidence.verdict`), what exactly was
+proved and by which methods, every step, every autograd cross-check with its maximum error and tolerance, and
+every erratum with its printed form, counterexample and corrected statement. ``proofs/README.md`` is rendered
 from the certificates.
 
 Each step carries its evidence (see :mod:`derivations.core`): the digest, outcome and negative control of
@@ -19,7 +19,6 @@ tolerance is compared).
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 from pgcheck import __version__
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_write
 
 VOLATILE = ("timing", "environment")
 README = "README.md"
@@ -177,12 +177,6 @@ def load(directory: Path, claim_id: str) -> dict[str, Any] | None:
     return data
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write(directory: Path, certs: Sequence[dict[str, Any]]) -> list[str]:
     """Write the certificates whose content changed and re-render README.md from every certificate present.
 
@@ -196,13 +190,13 @@ def write(directory: Path, certs: Sequence[dict[str, Any]]) -> list[str]:
         old = load(directory, cert["id"])
         if old is not None and not differences(old, cert):
             continue
-        _atomic_write(directory / f"{cert['id']}.json", to_json(cert))
+        atomic_write(directory / f"{cert['id']}.json", to_json(cert))
         written.append(cert["id"])
     all_certs = [c for c in (load(directory, i) for i in claim_ids()) if c is not None]
     readme = render_readme(all_certs)
     path = directory / README
     if not path.exists() or path.read_text(encoding="utf-8") != readme:
-        _atomic_write(path, readme)
+        atomic_write(path, readme)
     return written
 
 

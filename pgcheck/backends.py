@@ -17,6 +17,7 @@ import numpy as np
 import sympy
 
 from pgcheck import enclose, symbols
+from pgcheck.errors import PgcheckError
 from pgcheck.expr import ExprError
 from pgcheck.symbols import X, Y
 
@@ -28,7 +29,7 @@ TensorFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 _Node = Callable[[Any, Any], Any]
 
 
-class UnsupportedNode(TypeError):
+class UnsupportedNode(PgcheckError, TypeError):
     """The expression holds a sympy node that the numeric backends do not know."""
 
 

@@ -95,8 +95,9 @@ def canonical_hash(canonical: str, version: str) -> str:
     return hashlib.sha256(f"{version}\n{canonical}".encode()).hexdigest()
 
 
-class InvalidScaleError(ValueError):
-    """Raised when an INVALID scale function is asked to become a :class:`CheckedScale`."""
+class InvalidScaleError(UserError, ValueError):
+    """Raised when an INVALID scale function is asked to become a :class:`CheckedScale`; its message carries
+    the refuted property and its re-checked counterexample."""
 
     def __init__(self, certificate: Certificate) -> None:
         self.certificate = certificate
@@ -104,7 +105,7 @@ class InvalidScaleError(ValueError):
         first = refuted[0]
         cx = (first.counterexample or {}).get("summary", "")
         super().__init__(f"scale function {certificate.input.get('text', '')!r} is INVALID: property "
-                         f"{first.prop} ({first.statement}) is refuted: {cx}")
+                         f"{first.prop} ({first.statement}) is refuted: {cx}; it cannot be used for training")
 
 
 class UnprovedScaleError(UserError, ValueError):

@@ -58,7 +58,9 @@ from pgcheck.certificate import (
     Verdict,
     canonical_hash,
 )
+from pgcheck.errors import PgcheckError, UserError
 from pgcheck.expr import Condition, ExprError, Expression, parse, parse_number
+from pgcheck.files import atomic_write
 from pgcheck.smt import Encoder, Unsupported, describe_abstractions, model_value
 from pgcheck.symbols import X, Y
 
@@ -627,7 +629,7 @@ _F_ML = sympy.exp(X) * (sympy.exp(Y) - 1)
 _NONSMOOTH = (sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign)
 
 
-class NoTaylor(ValueError):
+class NoTaylor(PgcheckError, ValueError):
     """f has no second-order Taylor polynomial at (0, 0) that pgcheck can state; ``str`` says why."""
 
 
@@ -858,10 +860,8 @@ def _store(path: Path, cert: Certificate) -> None:
         return  # a verdict cut short by the budget is not the function's verdict
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(cert.to_json())
-        os.replace(tmp, path)
-    except OSError:
+        atomic_write(path, cert.to_json())
+    except (OSError, UserError):
         pass  # the cache is an optimisation; an unwritable cache must not fail a validation
 
 

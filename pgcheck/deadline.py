@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from pgcheck.errors import PgcheckError
+
 T = TypeVar("T")
 
 
-class TimeUp(Exception):
+class TimeUp(PgcheckError):
     """The step did not finish within its limit (or could not be started with one)."""
 
 

@@ -26,6 +26,7 @@ import sympy
 
 from pgcheck import deadline, enclose, symbols
 from pgcheck.enclose import PRECISIONS, NoEnclosure, Num, TooLarge, Undefined, Unsure, sign_of
+from pgcheck.errors import PgcheckError
 from pgcheck.symbols import X, Y
 
 Point = Mapping[sympy.Symbol, Num]
@@ -33,7 +34,7 @@ T = TypeVar("T")
 ZERO_PROOF_SECONDS = 1.0
 
 
-class Undecided(ArithmeticError):
+class Undecided(PgcheckError, ArithmeticError):
     """Neither exact arithmetic nor certified intervals up to 8192 bits settle the question."""
 
 

@@ -33,6 +33,7 @@ from mpmath import iv
 from mpmath.libmp import finf, fnan, fninf
 
 from pgcheck import symbols
+from pgcheck.errors import PgcheckError
 
 PRECISIONS = (128, 512, 2048, 8192)  # bits tried in turn until an interval is narrow enough
 MAX_EXP_ARGUMENT = 10**6             # exp of anything larger is not a number anyone means
@@ -42,7 +43,7 @@ MAX_FRACTION_BITS = 4096             # exact rationals larger than this continue
 Num = Fraction | Any  # an exact Fraction, or an mpmath iv interval
 
 
-class NoEnclosure(ArithmeticError):
+class NoEnclosure(PgcheckError, ArithmeticError):
     """No certified value for this expression (see the module docstring)."""
 
 
@@ -55,7 +56,7 @@ class Unsure(NoEnclosure):
     """This precision does not settle a condition or a domain test; a higher precision may."""
 
 
-class Undefined(ArithmeticError):
+class Undefined(PgcheckError, ArithmeticError):
     """The expression certainly has no finite real value here."""
 
 

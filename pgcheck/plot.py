@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from pgcheck.backends import to_numpy
 from pgcheck.check import Source
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_save
 
 
 def plot_scale(source: Source, path: Path, extent: float = 3.0) -> None:
@@ -40,12 +40,9 @@ def plot_scale(source: Source, path: Path, extent: float = 3.0) -> None:
     axes[2].legend(fontsize=8)
     fig.suptitle(source.input.get("name") or source.input.get("text", ""))
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=90)
-        os.replace(tmp, path)
-    except (OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write plot {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"), suffix=".png")
+    except ValueError as exc:   # matplotlib's refusal of the figure, not of the file
+        raise UserError(f"cannot write plot {path}: {exc}") from None
     finally:
         plt.close(fig)

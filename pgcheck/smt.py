@@ -23,6 +23,7 @@ import sympy
 import z3
 
 from pgcheck import decide, enclose
+from pgcheck.errors import PgcheckError
 from pgcheck.symbols import X, Y, is_constant
 
 ABSTRACTION_FACTS: dict[str, str] = {
@@ -39,7 +40,7 @@ ABSTRACTION_FACTS: dict[str, str] = {
 }
 
 
-class Unsupported(TypeError):
+class Unsupported(PgcheckError, TypeError):
     """The expression holds something the encoder cannot represent soundly."""
 
 

@@ -66,3 +66,22 @@ def test_the_walk_finds_lazy_typed_and_dynamic_imports() -> None:
     assert len(upward_edges("pgcheck", planted, "planted.py")) == 4
     assert upward_edges("pgcheck_cli", planted, "planted.py") == []   # downward edges are fine
     assert upward_edges("pgcheck", "from . import expr\nimport numpy\n", "ok.py") == []
+
+
+OUTSIDE = ("DESIGN.md", "../shared", "shared/seeds")
+
+
+def outside_citations(text: str, where: str) -> list[str]:
+    """Each line of ``text`` that cites a file which is not part of the repository."""
+    return [f"{where}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
+            if any(name in line for name in OUTSIDE)]
+
+
+def test_code_cites_the_paper_not_files_outside_the_repository() -> None:
+    problems = []
+    for folder in (*RANK, "tests", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path != Path(__file__).resolve():
+                problems += outside_citations(path.read_text(), str(path.relative_to(ROOT)))
+    assert not problems, "cite the paper (section, equation) instead:\n" + "\n".join(problems)
+    assert outside_citations('"""as restated in DESIGN.md §2"""', "planted.py")   # negative control

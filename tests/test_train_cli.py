@@ -74,7 +74,7 @@ def test_invalid_scale_is_refused_before_any_environment(tmp_path: Path, capsys:
     code = main(["train", "--scale", "y * max(1 + x + y / 2, 0)", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
-    assert "INVALID" in err and "f(0, -3) = 0 > f(0, -1) = -0.5" in err and "training refused" in err
+    assert "INVALID" in err and "f(0, -3) = 0 > f(0, -1) = -0.5" in err and "cannot be used for training" in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
 

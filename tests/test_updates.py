@@ -1,6 +1,6 @@
 """pgcheck.updates: each surrogate's autograd gradient equals its update form, sample by sample.
 
-The closed forms below are written out by hand from DESIGN.md §2 (eqs. 31-34), with the scale
+The closed forms below are written out by hand from the paper's sec. 5, eqs. 31-34, with the scale
 functions re-typed as plain numpy formulas, so that neither the form nor the scale is taken from the
 code under test. Everything is float64; shapes and values come from hypothesis.
 """

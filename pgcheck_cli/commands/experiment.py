@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_write
 
 if TYPE_CHECKING:
     from pgcheck.certificate import CheckedScale
@@ -84,7 +85,6 @@ def _floats(text: str, what: str, *, positive: bool) -> list[float]:
 
 def _checked(spec: str, params: dict[str, str] | None = None) -> CheckedScale:
     """A scale through the validator; bad text or an INVALID function is a one-line UserError."""
-    from pgcheck.certificate import InvalidScaleError
     from pgcheck.check import checked_scale
     from pgcheck.expr import ExprError
 
@@ -98,9 +98,7 @@ def _checked(spec: str, params: dict[str, str] | None = None) -> CheckedScale:
                 raise UserError(f"--scale {spec!r}: write NAME:K=V,K=V, e.g. mla_param:ao=0,ar=0.5")
             given[key.strip()] = value.strip()
     try:
-        return checked_scale(text, given)
-    except InvalidScaleError as exc:
-        raise UserError(f"the experiment stops before training: {exc}") from None
+        return checked_scale(text, given)   # an INVALID scale raises InvalidScaleError, a UserError
     except ExprError as exc:
         raise UserError(f"scale {spec!r}: {exc}") from None
 
@@ -120,12 +118,6 @@ def _prepare_out(out: Path) -> Path:
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class _Progress:
@@ -206,7 +198,7 @@ def _run_bandit(args: argparse.Namespace, config: Any, scales: list[tuple[str, C
     seconds["plot"] = time.perf_counter() - t0
     results["seconds"] = seconds
     results["figures"] = [p.name for p in figures]
-    _write_atomic(out / "summary.md", bandit.summary(results, seconds))
+    atomic_write(out / "summary.md", bandit.summary(results, seconds))
     return results
 
 
@@ -247,7 +239,7 @@ def _run_fourroom(args: argparse.Namespace, config: Any, scales: list[tuple[str,
     seconds["plot"] = time.perf_counter() - t0
     results["seconds"] = seconds
     results["figures"] = [p.name for p in figures]
-    _write_atomic(out / "summary.md", fourroom.summary(results, seconds))
+    atomic_write(out / "summary.md", fourroom.summary(results, seconds))
     return results
 
 
@@ -274,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         experiment = _run_bandit if name == "bandit" else _run_fourroom
         results = experiment(args, config, scales, staging)
         results.setdefault("seconds", {})["total"] = time.perf_counter() - t0
-        _write_atomic(staging / "results.json",
+        atomic_write(staging / "results.json",
                       json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
         # results.json, the record every other file is drawn from, goes in last
         for path in sorted(staging.iterdir(), key=lambda p: (p.name == "results.json", p.name)):

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import importlib.util
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,24 @@ outputs: one configuration: RUN/seed_K/{config.json, certificate.json, metrics.c
   checkpoint.pt, tb/}; several: RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
   pgcheck compare RUN compares the configurations, pgcheck train --resume RUN continues them all
 exit status: 0 trained, 1 a run stopped (NaN/inf loss), 2 bad input (including an INVALID scale)"""
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"3"``, ``"0-4"``, ``"0,2,7"`` or a mix (``"0-2,9"``) → sorted distinct seeds."""
+    seeds: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise UserError(f"--seeds {text!r}: write a seed (3), a range (0-4) or a list (0,2,7)")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise UserError(f"--seeds {text!r}: the range {part} is empty")
+        if hi - lo > 10_000:
+            raise UserError(f"--seeds {text!r}: more than 10000 seeds")
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -228,14 +247,11 @@ def build_config(args: argparse.Namespace, preset_name: str | None = None,
 
 def checked(scale: str, params: dict[str, str]) -> Any:
     """The CheckedScale, or a UserError that carries the counterexample."""
-    from pgcheck.certificate import InvalidScaleError
     from pgcheck.check import checked_scale
     from pgcheck.expr import ExprError
 
     try:
         return checked_scale(scale, params)
-    except InvalidScaleError as exc:
-        raise UserError(f"{exc}; training refused (no environment was created)") from None
     except ExprError as exc:
         raise UserError(f"--scale {scale!r}: {exc}") from None
 
@@ -253,7 +269,6 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return _resume(args)
     from agents.ppo import resolve_device
-    from agents.runner import parse_seeds
 
     seeds = parse_seeds(args.seeds or "0")
     variants = build_configs(args)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pgcheck.errors import UserError
+from pgcheck.files import atomic_write
 
 HELP = "check a scale function f(x=ΔO, y=ΔR) against Assumption 5.1: proved, refuted or undecided"
 
@@ -91,15 +92,6 @@ def _check_output_path(option: str, path: Path) -> None:
         raise UserError(f"{option} {path}: the directory {parent} is not writable")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-
 
 def run(args: argparse.Namespace) -> int:
     from pgcheck.check import Options, certify, resolve
@@ -120,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                       use_cache=not args.no_cache, time_limit_s=args.time_limit)
     cert = certify(source, options)
     if args.out is not None:
-        _write_atomic(args.out, cert.to_json())
+        atomic_write(args.out, cert.to_json())
     if args.plot is not None:
         from pgcheck.plot import plot_scale
 
