@@ -49,8 +49,8 @@ def select(only: Sequence[str] | None) -> list[str]:
     if not only:
         return list(ids)
     wanted = [w.strip() for item in only for w in item.split(",") if w.strip()]
-    if not wanted:  # '--only ""' must not pass a check that ran nothing
-        raise UserError(f"--only names no claim; known ids: {' '.join(ids)}")
+    if not wanted:  # an empty selection must not pass a check that ran nothing
+        raise UserError(f"no claim id given; known ids: {' '.join(ids)}")
     unknown = [w for w in wanted if w not in ids]
     if unknown:
         raise UserError(f"unknown claim id {', '.join(repr(u) for u in unknown)}; known ids: {' '.join(ids)}")
@@ -255,7 +255,8 @@ def summary(certs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def summary_line(certs: Sequence[dict[str, Any]]) -> str:
     s = summary(certs)
-    return (f"{s['claims']} claims: {s['proved']} proved, {s['cross-checked']} cross-checked, {s['erratum']} with "
+    claims = "1 claim" if s["claims"] == 1 else f"{s['claims']} claims"
+    return (f"{claims}: {s['proved']} proved, {s['cross-checked']} cross-checked, {s['erratum']} with "
             f"errata ({s['errata']} errata in all), {s['failed']} failed; derivations took {s['seconds']} s")
 
 

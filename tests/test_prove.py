@@ -52,7 +52,7 @@ def test_unknown_id_is_a_user_error() -> None:
 
 def test_an_empty_selection_is_a_user_error_not_a_passing_check() -> None:
     for only in ([""], [","], [" , "]):
-        with pytest.raises(UserError, match="--only names no claim"):
+        with pytest.raises(UserError, match="no claim id given"):
             prove.select(only)
 
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                   flush=True)
 
     if not args.json:
-        print(f"== pgcheck prove: {len(ids)} claim(s) ==", flush=True)
+        print(f"== pgcheck prove: {len(ids)} claim{'' if len(ids) == 1 else 's'} ==", flush=True)
     certs = prove.run(ids, progress)
     wall = time.perf_counter() - t0
     code = 0
