@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,21 @@ from pgcheck.files import atomic_write
 
 VOLATILE = ("timing", "environment")
 README = "README.md"
+SHARE = ("share", "pgcheck", "proofs")   # where a wheel install puts the committed certificates (pyproject)
+
+
+def shipped_directory() -> Path:
+    """The certificates that belong to this pgcheck: ``proofs/`` of the source checkout the code runs from
+    (an editable install, ``make``), else the copy a wheel install placed under ``<prefix>/share/pgcheck``.
+
+    So ``pgcheck prove --check`` in a user's CI compares the installed code with the certificates committed
+    with that code, whatever the current directory holds (a folder of the user's that happens to be named
+    ``proofs`` is never picked up by accident)."""
+    checkout = Path(__file__).resolve().parent.parent / "proofs"
+    if (checkout / README).is_file():
+        return checkout
+    installed = Path(sys.prefix).joinpath(*SHARE)
+    return installed if (installed / README).is_file() else checkout
 _VERSION_RE = re.compile(r"\b(z3|sympy|torch) \d+(?:\.\d+)+")
 
 
@@ -351,7 +367,7 @@ def render_readme(certs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def demo_step(directory: Path = Path("proofs")) -> list[dict[str, Any]]:
+def demo_step(directory: Path | None = None) -> list[dict[str, Any]]:
     """For ``pgcheck demo``: run every claim, print one line each and the summary; compare with ``directory``."""
     print("== pgcheck prove: every claim of the paper (sympy/z3 + autograd) ==", flush=True)
 
@@ -362,6 +378,7 @@ def demo_step(directory: Path = Path("proofs")) -> list[dict[str, Any]]:
 
     certs = run(claim_ids(), line)
     print("  " + summary_line(certs))
+    directory = shipped_directory() if directory is None else directory
     if (directory / README).exists():
         result = check(directory, certs, full=True)
         print(f"  {directory}/ is up to date" if result.ok else f"  {directory}/ differs: run 'pgcheck prove'")

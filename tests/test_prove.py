@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,16 @@ def test_a_wrong_uq_loss_fails_the_scale_axis_claims(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(updates, "uq_loss", doubled)
     assert set(verdicts(["eq19-21", "eq22-23", "eq24", "cor3.4"]).values()) == {"failed"}
+
+
+def test_a_wheel_ships_the_certificates_for_check_in_a_users_ci(tmp_path: Path) -> None:
+    # a user's CI runs 'pgcheck prove --check' against the certificates committed with the installed code
+    assert prove.shipped_directory() == PROOFS
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = tmp_path.glob("pgcheck-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        shipped = {Path(n).name for n in z.namelist() if "/share/pgcheck/proofs/" in n}
+    committed = {p.name for p in PROOFS.iterdir() if p.suffix == ".json" or p.name == "README.md"}
+    assert shipped == committed and "README.md" in shipped and len(shipped) > 10

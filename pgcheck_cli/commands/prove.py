@@ -27,13 +27,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the certificates as JSON")
     p.add_argument("--check", action="store_true",
                    help="write nothing; fail if a claim fails or proofs/ differs from what the code produces")
-    p.add_argument("--dir", type=Path, default=Path("proofs"), help="the certificate directory (default: proofs)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="the certificate directory (default: the proofs/ committed with this pgcheck)")
 
 
 def run(args: argparse.Namespace) -> int:
     from derivations import runner as prove
 
     ids = prove.select(args.only)
+    directory: Path = prove.shipped_directory() if args.dir is None else args.dir
     t0 = time.perf_counter()
 
     def progress(cert: dict[str, Any]) -> None:
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     code = 0
     if args.check:
-        result = prove.check(args.dir, certs, full=not args.only)
+        result = prove.check(directory, certs, full=not args.only)
         # on stderr even with --json: the JSON on stdout stays parseable and the reasons are not lost
         for line in result.failed:
             print(f"FAILED {line}", file=sys.stderr)
@@ -57,15 +59,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"DIFFERS ... and {len(result.mismatches) - 40} more", file=sys.stderr)
         code = 0 if result.ok else 1
     else:
-        written = prove.write(args.dir, certs)
+        written = prove.write(directory, certs)
         code = 1 if any(c["verdict"] == "failed" for c in certs) else 0
     if args.json:
         print(json.dumps(certs, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         print(prove.summary_line(certs) + f"; wall time {wall:.1f} s")
         if args.check:
-            print("check: OK, proofs/ is up to date" if code == 0 else "check: FAILED")
+            print(f"check: OK, {_shown(directory)}/ is up to date" if code == 0 else "check: FAILED")
         else:
             changed = ", ".join(written) if written else "none (content unchanged; timings kept)"
-            print(f"certificates written to {args.dir}/: {changed}; {args.dir}/README.md rendered")
+            print(f"certificates written to {_shown(directory)}/: {changed}; {_shown(directory)}/README.md rendered")
     return code
+
+
+def _shown(directory: Path) -> str:
+    """The directory relative to the current one when it is below it (``proofs``), else as it is."""
+    try:
+        return str(directory.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(directory)
