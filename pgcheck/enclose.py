@@ -355,22 +355,26 @@ def precision(bits: int) -> Iterator[None]:
         iv.prec = old
 
 
-def evaluate(e: sympy.Basic, env: Mapping[sympy.Symbol, Num] | None = None, prec: int = 128) -> Num:
-    """``e`` at precision ``prec`` (bits) with variables bound by ``env``; see the module docstring."""
+@contextmanager
+def _evaluating(prec: int) -> Iterator[None]:
+    # mpmath signals an interval it cannot bound by ordinary exceptions: none of them may pass as a value
     with precision(prec):
         try:
-            return Evaluator(env).num(e)
+            yield
         except (ValueError, ZeroDivisionError, OverflowError) as exc:
             raise NoEnclosure(f"interval evaluation failed: {type(exc).__name__}") from None
+
+
+def evaluate(e: sympy.Basic, env: Mapping[sympy.Symbol, Num] | None = None, prec: int = 128) -> Num:
+    """``e`` at precision ``prec`` (bits) with variables bound by ``env``; see the module docstring."""
+    with _evaluating(prec):
+        return Evaluator(env).num(e)
 
 
 def truth(c: sympy.Basic, env: Mapping[sympy.Symbol, Num] | None = None, prec: int = 128) -> bool:
     """The truth of the condition ``c`` at precision ``prec``; raises as :func:`evaluate`."""
-    with precision(prec):
-        try:
-            return Evaluator(env).truth(c)
-        except (ValueError, ZeroDivisionError, OverflowError) as exc:
-            raise NoEnclosure(f"interval evaluation failed: {type(exc).__name__}") from None
+    with _evaluating(prec):
+        return Evaluator(env).truth(c)
 
 
 def interval(lo: Fraction, hi: Fraction, prec: int = 128) -> Any:
