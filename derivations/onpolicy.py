@@ -12,6 +12,7 @@ pgcheck's code (``pgcheck.updates``, ``pgcheck.check``) enters only on the side 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -98,6 +99,13 @@ def softmax_batch(g: torch.Generator, n: int, shift: float, n_states: int = 6, n
     new = [(logits[i], logits[i]) for i in range(n)]
     return Batch(model.params, log_prob, log_prob_old, ag.entropy(logits), ag.randn(g, n), old, new,
                  f"softmax MLP policy (3-6-{n_actions}, tanh) over {n_states} states, {n} samples")
+
+
+def batches(g: torch.Generator, n: int, shifts: tuple[float, ...]) -> Iterator[tuple[float, Batch]]:
+    """A Gaussian and a softmax batch of ``n`` samples for each behaviour shift, with the shift."""
+    for make in (gaussian_batch, softmax_batch):
+        for shift in shifts:
+            yield shift, make(g, n, shift)
 
 
 def discounted_returns(rewards: list[float], gamma: float) -> list[float]:

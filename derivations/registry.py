@@ -21,8 +21,10 @@ from derivations import (
     rem5_2,
     s001_a2c,
     s001_ppo,
+    s001_ppo_kl,
     s001_reinforce,
     s001_trpo,
+    s001_vmpo,
     thm3_1,
     thm3_3,
     thm3_5,
@@ -35,7 +37,7 @@ MODULES: tuple[ModuleType, ...] = (
     thm3_1, thm3_3, cor3_4, thm3_5, eq16_18, eq19_21, eq22_23, eq24, eq26_28, thm4_3, asm5_1, a1, eq35_t1,
     obs5_3, rem5_2, c2, trainer, controls,
     # seed 001 (Lehmann, "The Definitive Guide to Policy Gradients in Deep RL"), §4.6 Table 1
-    s001_reinforce, s001_a2c, s001_trpo, s001_ppo,
+    s001_reinforce, s001_a2c, s001_trpo, s001_ppo, s001_ppo_kl, s001_vmpo,
 )
 
 

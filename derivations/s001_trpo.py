@@ -61,23 +61,21 @@ def _cross_check(ev: Evidence) -> None:
     kinds = []
     with ag.single_thread():
         g = ag.generator(1003)
-        for make in (op.gaussian_batch, op.softmax_batch):
-            for shift in (0.4, 0.0):
-                b = make(g, 24, shift)
-                ratio = torch.exp(b.log_prob - b.log_prob_old)
-                reference = ag.flat_grad((ratio * b.adv).mean(), b.params)
-                d_o = updates.delta_o(b.log_prob, b.log_prob_old)
-                sq = -ag.flat_grad(updates.upi_loss(ag.scale("sq"), b.log_prob, b.entropy, d_o, b.adv), b.params)
-                q = -ag.flat_grad(updates.upi_loss(ag.scale("q"), b.log_prob, b.entropy, d_o, b.adv), b.params)
-                if shift:
-                    inverted = ag.flat_grad((torch.exp(b.log_prob_old - b.log_prob) * b.adv).mean(), b.params)
-                    away.add(reference, sq)
-                    away_control.add(inverted, sq)
-                    q_off.add(reference, q)
-                    kinds.append(b.kind)
-                else:
-                    at.add(reference, sq)
-                    at_q.add(reference, q)
+        for shift, b in op.batches(g, 24, (0.4, 0.0)):
+            ratio = torch.exp(b.log_prob - b.log_prob_old)
+            reference = ag.flat_grad((ratio * b.adv).mean(), b.params)
+            d_o = updates.delta_o(b.log_prob, b.log_prob_old)
+            sq = -ag.flat_grad(updates.upi_loss(ag.scale("sq"), b.log_prob, b.entropy, d_o, b.adv), b.params)
+            q = -ag.flat_grad(updates.upi_loss(ag.scale("q"), b.log_prob, b.entropy, d_o, b.adv), b.params)
+            if shift:
+                inverted = ag.flat_grad((torch.exp(b.log_prob_old - b.log_prob) * b.adv).mean(), b.params)
+                away.add(reference, sq)
+                away_control.add(inverted, sq)
+                q_off.add(reference, q)
+                kinds.append(b.kind)
+            else:
+                at.add(reference, sq)
+                at_q.add(reference, q)
     inst = f"behaviour π_old = πθ perturbed (shift 0.4), 24 samples each: {'; '.join(kinds)}"
     ev.check("Table 1, TRPO (π ≠ π_old)", "autograd of mean_D (πθ/π_old)Â vs pgcheck upi_loss(sq) with ΔO = delta_o",
              inst, away.error, 1e-12, away.magnitude,

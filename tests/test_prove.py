@@ -42,7 +42,7 @@ def verdicts(ids: list[str]) -> dict[str, str]:
 def test_select_keeps_the_papers_order_and_accepts_commas() -> None:
     assert prove.select(["c2,thm3.1", "a1"]) == ["thm3.1", "a1", "c2"]
     assert prove.select(None) == list(prove.claim_ids())
-    assert len(prove.claim_ids()) == 22
+    assert len(prove.claim_ids()) == 24
 
 
 def test_unknown_id_is_a_user_error() -> None:
