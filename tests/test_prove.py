@@ -227,3 +227,26 @@ def test_a_wrong_uq_loss_fails_the_scale_axis_claims(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(updates, "uq_loss", doubled)
     assert set(verdicts(["eq19-21", "eq22-23", "eq24", "cor3.4"]).values()) == {"failed"}
+
+
+# --- seed 001's on-policy claims (issue 15) ----------------------------------------------------------
+
+S001 = ["s001-t1-reinforce", "s001-t1-a2c", "s001-t1-trpo", "s001-t1-ppo", "s001-t1-ppo-kl", "s001-t1-vmpo"]
+
+
+def test_a_batch_sum_in_upi_loss_fails_every_seed_001_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Table 1 cross-check compares batch means on batches of ≥ 16: a sum instead of the mean shows."""
+    def summed(scale: CheckedScale, log_prob: torch.Tensor, entropy: torch.Tensor, d_o: torch.Tensor,
+               d_r: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
+        return -(updates.scale_weights(scale, d_o, d_r) * log_prob).sum() - beta * entropy.mean()
+
+    monkeypatch.setattr(updates, "upi_loss", summed)
+    assert verdicts(S001) == dict.fromkeys(S001, "failed")
+
+
+def test_a_wrong_importance_weight_in_sq_fails_trpo_and_ppo_kl(monkeypatch: pytest.MonkeyPatch) -> None:
+    _replace_scale(monkeypatch, "sq", "exp(x) * y", "exp(x / 2) * y")
+    assert verdicts(["s001-t1-trpo", "s001-t1-ppo-kl"]) == dict.fromkeys(["s001-t1-trpo", "s001-t1-ppo-kl"], "failed")
+    trpo = prove.certificate("s001-t1-trpo")
+    # the z3 step fails, not only the autograd comparison
+    assert any("registry sq" in s["statement"] for s in trpo["steps"] if not s["holds"])
