@@ -1,4 +1,5 @@
-"""The claims of the paper (secs. 3-5 and appendix A), in the paper's order, each with the module deriving it."""
+"""The claims of the paper (secs. 3-5 and appendix A), in the paper's order, each with the module deriving it;
+then the claims of seed 001 (Lehmann, §4.6 Table 1: the on-policy estimators as scale functions)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from derivations import (
     eq35_t1,
     obs5_3,
     rem5_2,
+    s001_a2c,
+    s001_ppo,
+    s001_ppo_kl,
+    s001_reinforce,
+    s001_trpo,
+    s001_vmpo,
     thm3_1,
     thm3_3,
     thm3_5,
@@ -29,6 +36,8 @@ from derivations.core import Claim
 MODULES: tuple[ModuleType, ...] = (
     thm3_1, thm3_3, cor3_4, thm3_5, eq16_18, eq19_21, eq22_23, eq24, eq26_28, thm4_3, asm5_1, a1, eq35_t1,
     obs5_3, rem5_2, c2, trainer, controls,
+    # seed 001 (Lehmann, "The Definitive Guide to Policy Gradients in Deep RL"), §4.6 Table 1
+    s001_reinforce, s001_a2c, s001_trpo, s001_ppo, s001_ppo_kl, s001_vmpo,
 )
 
 

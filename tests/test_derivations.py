@@ -201,7 +201,9 @@ def test_a_crashing_derivation_is_a_failed_claim() -> None:
 
 def test_registry_covers_design_claims() -> None:
     assert IDS == ("thm3.1", "thm3.3", "cor3.4", "thm3.5", "eq16-18", "eq19-21", "eq22-23", "eq24", "eq26-28",
-                   "thm4.3", "asm5.1", "a1", "eq35-t1", "obs5.3", "rem5.2", "c2", "ppo-trainer", "controls")
+                   "thm4.3", "asm5.1", "a1", "eq35-t1", "obs5.3", "rem5.2", "c2", "ppo-trainer", "controls",
+                   "s001-t1-reinforce", "s001-t1-a2c", "s001-t1-trpo", "s001-t1-ppo", "s001-t1-ppo-kl",
+                   "s001-t1-vmpo")
     assert all(c.statement and c.reference and c.title for c in CLAIMS)
 
 

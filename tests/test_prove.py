@@ -43,7 +43,7 @@ def verdicts(ids: list[str]) -> dict[str, str]:
 def test_select_keeps_the_papers_order_and_accepts_commas() -> None:
     assert prove.select(["c2,thm3.1", "a1"]) == ["thm3.1", "a1", "c2"]
     assert prove.select(None) == list(prove.claim_ids())
-    assert len(prove.claim_ids()) == 18
+    assert len(prove.claim_ids()) == 24
 
 
 def test_unknown_id_is_a_user_error() -> None:
@@ -241,3 +241,26 @@ def test_a_wheel_ships_the_certificates_for_check_in_a_users_ci(tmp_path: Path) 
         shipped = {Path(n).name for n in z.namelist() if "/share/pgcheck/proofs/" in n}
     committed = {p.name for p in PROOFS.iterdir() if p.suffix == ".json" or p.name == "README.md"}
     assert shipped == committed and "README.md" in shipped and len(shipped) > 10
+
+
+# --- seed 001's on-policy claims (issue 15) ----------------------------------------------------------
+
+S001 = ["s001-t1-reinforce", "s001-t1-a2c", "s001-t1-trpo", "s001-t1-ppo", "s001-t1-ppo-kl", "s001-t1-vmpo"]
+
+
+def test_a_batch_sum_in_upi_loss_fails_every_seed_001_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Table 1 cross-check compares batch means on batches of ≥ 16: a sum instead of the mean shows."""
+    def summed(scale: CheckedScale, log_prob: torch.Tensor, entropy: torch.Tensor, d_o: torch.Tensor,
+               d_r: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
+        return -(updates.scale_weights(scale, d_o, d_r) * log_prob).sum() - beta * entropy.mean()
+
+    monkeypatch.setattr(updates, "upi_loss", summed)
+    assert verdicts(S001) == dict.fromkeys(S001, "failed")
+
+
+def test_a_wrong_importance_weight_in_sq_fails_trpo_and_ppo_kl(monkeypatch: pytest.MonkeyPatch) -> None:
+    _replace_scale(monkeypatch, "sq", "exp(x) * y", "exp(x / 2) * y")
+    assert verdicts(["s001-t1-trpo", "s001-t1-ppo-kl"]) == dict.fromkeys(["s001-t1-trpo", "s001-t1-ppo-kl"], "failed")
+    trpo = prove.certificate("s001-t1-trpo")
+    # the z3 step fails, not only the autograd comparison
+    assert any("registry sq" in s["statement"] for s in trpo["steps"] if not s["holds"])
