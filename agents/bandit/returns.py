@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from agents.bandit.model import COS, N_ACTIONS, SIN, Array, logits, rewards, sigmoid
 
@@ -39,9 +40,10 @@ def expected_return(thetas: Array, policy: str = "softmax", n_phi: int = 32, n_r
 _RADIUS = 9.0  # the standard normal density beyond radius 9 carries e^{-40.5} < 3e-18 of the mass
 
 
-def _polar_return(theta: Array, soft: bool, n_phi: int, n_rho: int) -> Array:
-    th = np.where(np.abs(theta) < 1e-6, np.where(theta < 0, -1e-6, 1e-6), theta)
-    c = 1.0 / th - 1.0  # the apex: v = θ ⊙ (x − c) vanishes there
+def _sector_pieces(th: Array, c: Array) -> tuple[Array, Array, npt.NDArray[np.bool_]]:
+    """The angular pieces around the apex ``c`` (n, 2) of each θ in ``th`` (n, 2): start and end angles
+    (n, 9) of the greedy-action sectors intersected with the directions that carry Gaussian mass, and
+    which pieces are not empty."""
     n = len(th)
     beta = (2 * np.arange(N_ACTIONS) + 1) * np.pi / N_ACTIONS  # sector boundaries of angle(v)
     bounds = np.sort(np.mod(np.arctan2(np.sin(beta) / th[:, 1:2], np.cos(beta) / th[:, 0:1]), 2 * np.pi), -1)
@@ -63,7 +65,14 @@ def _polar_return(theta: Array, soft: bool, n_phi: int, n_rho: int) -> Array:
     e = np.concatenate(ends, -1)
     ok = e > s
     s, e = np.where(ok, s, 0.0), np.where(ok, e, 0.0)
-    s, e = s + w0[:, None], e + w0[:, None]  # back to absolute angles; (n, 9) pieces
+    return s + w0[:, None], e + w0[:, None], ok  # back to absolute angles
+
+
+def _polar_return(theta: Array, soft: bool, n_phi: int, n_rho: int) -> Array:
+    """J for each θ (n, 2): Gauss-Legendre in angle over each sector piece, and in radius along each ray."""
+    th = np.where(np.abs(theta) < 1e-6, np.where(theta < 0, -1e-6, 1e-6), theta)
+    c = 1.0 / th - 1.0  # the apex: v = θ ⊙ (x − c) vanishes there
+    s, e, ok = _sector_pieces(th, c)
     zp, wp = np.polynomial.legendre.leggauss(n_phi)
     zr, wr = np.polynomial.legendre.leggauss(n_rho)
     phi = 0.5 * (s + e)[..., None] + 0.5 * (e - s)[..., None] * zp  # (n, 9, n_phi)
