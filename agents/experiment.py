@@ -157,9 +157,11 @@ def unique_labels(scales: Sequence[tuple[str, CheckedScale]]) -> None:
 
 
 def wall_time(seconds: Mapping[str, float]) -> str:
-    """The wall-time sentence of both summaries."""
-    return ("Wall time: training {:.1f} s, analysis {:.1f} s, figures {:.1f} s.".format(
-        *(seconds.get(k, float("nan")) for k in ("train", "analyse", "plot"))))
+    """The wall-time sentence of both summaries, with the time of each training loop where there are several."""
+    loops = ", ".join(f"{k.removeprefix('train_')} {v:.1f} s" for k, v in seconds.items() if k.startswith("train_"))
+    train, analyse, plot = (seconds.get(k, float("nan")) for k in ("train", "analyse", "plot"))
+    return (f"Wall time: training {train:.1f} s{f' ({loops})' if loops else ''}, analysis {analyse:.1f} s, "
+            f"figures {plot:.1f} s.")
 
 
 def pyplot() -> Any:
@@ -255,6 +257,29 @@ class Written:
     seconds: dict[str, float]
 
 
+class _TimedLoop:
+    def __init__(self, bar: Progress, done: Callable[[float], None]) -> None:
+        self._bar, self._done, self._t0 = bar, done, time.perf_counter()
+
+    def __call__(self, done: int) -> None:
+        self._bar(done)
+
+    def close(self) -> None:
+        self._bar.close()
+        self._done(time.perf_counter() - self._t0)
+
+
+class _TimedLoops:
+    """A ProgressFactory that also times each training loop (from its display's start to its close)."""
+
+    def __init__(self, progress: ProgressFactory) -> None:
+        self._progress = progress
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, label: str, total: int) -> Progress:
+        return _TimedLoop(self._progress(label, total), partial(self.seconds.__setitem__, label))
+
+
 @contextmanager
 def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
     t0 = time.perf_counter()
@@ -269,7 +294,9 @@ def run(experiment: Experiment[Any, Any], out: Path, progress: ProgressFactory =
     The outputs (``results.json``, the PNG figures, ``summary.md``) are first written into a staging
     directory inside ``out`` and moved into place only when all of them exist, ``results.json`` (the
     record every other file is drawn from) last, so a failed or killed run leaves the previous outputs
-    as they were. ``results.json`` holds the typed result, then ``seconds`` per phase and ``figures``.
+    as they were. ``results.json`` holds the typed result, then ``seconds`` per phase (``train``,
+    ``analyse``, ``plot``, ``total``; ``train_<label>`` per training loop where there are several) and
+    ``figures``.
     """
     import torch
 
@@ -280,8 +307,11 @@ def run(experiment: Experiment[Any, Any], out: Path, progress: ProgressFactory =
     t0 = time.perf_counter()
     try:
         staging.mkdir()
+        loops = _TimedLoops(progress)
         with _timed(seconds, "train"):
-            trained = experiment.train(progress)
+            trained = experiment.train(loops)
+        if len(loops.seconds) > 1:  # several training loops (FourRoom's two learners): each one's time too
+            seconds.update({f"train_{label}": v for label, v in loops.seconds.items()})
         with _timed(seconds, "analyse"):
             results = experiment.analyse(trained, say)
         with _timed(seconds, "plot"):

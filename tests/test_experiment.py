@@ -23,6 +23,7 @@ from agents.experiment import (
     jsonable,
     run,
     unique_labels,
+    wall_time,
 )
 from pgcheck.check import checked_scale
 from pgcheck.errors import UserError
@@ -86,14 +87,16 @@ class _Counting:
 
     name = "counting"
 
-    def __init__(self, fail_in: str = "") -> None:
+    def __init__(self, fail_in: str = "", loops: tuple[str, ...] = ("count",)) -> None:
         self.fail_in = fail_in
+        self.loops = loops
 
     def train(self, progress: ProgressFactory) -> int:
-        bar = progress("count", 3)
-        for i in range(1, 4):
-            bar(i)
-        bar.close()
+        for label in self.loops:
+            bar = progress(label, 3)
+            for i in range(1, 4):
+                bar(i)
+            bar.close()
         return 3
 
     def analyse(self, trained: int, say: Say) -> _Numbers:
@@ -122,6 +125,30 @@ def test_run_writes_every_output_and_results_last(tmp_path: Path) -> None:
     assert list(record["seconds"]) == ["train", "analyse", "plot", "total"] and record["figures"] == ["fig.png"]
     assert written.summary.read_text() == "total 3\n" and said == ["counting"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "results.json", "summary.md"]
+
+
+def test_several_training_loops_are_timed_each(tmp_path: Path) -> None:
+    seen: list[tuple[str, int]] = []
+
+    class Recording:
+        def __init__(self, label: str, total: int) -> None:
+            seen.append((label, total))
+
+        def __call__(self, done: int) -> None:
+            seen.append(("done", done))
+
+        def close(self) -> None:
+            seen.append(("closed", 0))
+
+    written = run(_Counting(loops=("pg", "ql")), tmp_path, progress=Recording)
+    assert list(written.seconds) == ["train", "train_pg", "train_ql", "analyse", "plot", "total"]
+    assert written.seconds["train_pg"] + written.seconds["train_ql"] <= written.seconds["train"]
+    steps = [("done", 1), ("done", 2), ("done", 3), ("closed", 0)]
+    assert seen == [("pg", 3), *steps, ("ql", 3), *steps]  # the caller's display sees every step
+    assert wall_time({"train": 3.0, "train_pg": 1.0, "train_ql": 2.0, "analyse": 0.5, "plot": 0.25}) == (
+        "Wall time: training 3.0 s (pg 1.0 s, ql 2.0 s), analysis 0.5 s, figures 0.2 s.")
+    assert wall_time({"train": 1.0, "analyse": 2.0, "plot": 3.0}) == (
+        "Wall time: training 1.0 s, analysis 2.0 s, figures 3.0 s.")
 
 
 def test_a_failed_run_leaves_the_previous_outputs_and_no_staging(tmp_path: Path) -> None:

@@ -200,6 +200,7 @@ def test_cli_fourroom_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     text = (out / "summary.md").read_text()
     assert "paper's findings" in text
+    assert list(res["seconds"]) == ["train", "train_pg", "train_ql", "analyse", "plot", "total"]
     assert [c["case"] for c in res["claims"]] == [res["algorithms"][a]["name"] for a in ("pg", "pg", "ql", "ql")]
     for c in res["claims"]:
         assert c["verdict"] in {"agrees", "partly", "disagrees"} and c["source"] == "sec. 6.2, Figure 2"
