@@ -5,8 +5,10 @@
 Runs ``pgcheck experiment bandit --seeds 5`` (12 rules x 10k iterations x 5 seeds, default sizes) and
 ``pgcheck experiment fourroom --seeds 5`` (2 algorithms x 5 αr x 5 runs x 100k steps) into a temporary
 directory and prints the median wall time of each, with the median of each phase as the run itself
-records it in results.json (training, analysis, figures). Targets: bandit under 60 s, FourRoom under
-5 minutes. A bare ``python -c "import torch, numpy"`` is timed alongside as the floor every run pays.
+records it in results.json's ``seconds`` (both experiments go through agents.experiment.run: ``train``,
+``analyse``, ``plot``, ``total``, and for FourRoom ``train_pg`` / ``train_ql``, one per learner).
+Targets: bandit under 60 s, FourRoom under 5 minutes. A bare ``python -c "import torch, numpy"`` is
+timed alongside as the floor every run pays.
 """
 
 from __future__ import annotations

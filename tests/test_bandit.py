@@ -14,7 +14,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents import bandit
+from agents.bandit import BanditExperiment, model, returns, rules
+from agents.bandit.analysis import analyse
+from agents.bandit.train import BanditConfig, train
+from agents.experiment import Verdict, scale_records
 from pgcheck import updates
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
@@ -30,16 +33,16 @@ def scales() -> list[tuple[str, CheckedScale]]:
     return _SCALES
 
 
-LOSSES = (updates.uq_loss, updates.uv_loss, updates.up_loss)  # in bandit.FORMS order
+LOSSES = (updates.uq_loss, updates.uv_loss, updates.up_loss)  # in rules.FORMS order
 
 
-def _torch_update(theta: np.ndarray, batch: bandit.Batch, s: int, form: int, sc: CheckedScale) -> np.ndarray:
+def _torch_update(theta: np.ndarray, batch: model.Batch, s: int, form: int, sc: CheckedScale) -> np.ndarray:
     """−∇θ of pgcheck.updates' loss for one rule and one seed, built from the model of sec. 6.1."""
     th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
     x = torch.tensor(batch.x[:, s, :].T)  # (B, 2)
     a = torch.tensor(batch.a[s])
     v = th * (1 + x) - 1
-    q = v[:, 0:1] * torch.tensor(bandit.COS) + v[:, 1:2] * torch.tensor(bandit.SIN)  # q_θ(x, ·)
+    q = v[:, 0:1] * torch.tensor(model.COS) + v[:, 1:2] * torch.tensor(model.SIN)  # q_θ(x, ·)
     logp = torch.log_softmax(q, -1).gather(-1, a[:, None])[:, 0]
     d_o = updates.delta_o(logp, torch.full_like(logp, -math.log(8)))
     d_r = updates.delta_r_q(torch.tensor(batch.r[s]), q.gather(-1, a[:, None])[:, 0])
@@ -55,9 +58,9 @@ def test_rule_updates_equal_pgcheck_gradients(seed: int, B: int, spread: float) 
     rng = np.random.default_rng(seed)
     S, L = 2, 2
     theta = rng.normal(scale=spread, size=(2, L, 3, len(NAMES), S))
-    stream = bandit.DataStream(list(range(seed % 7, seed % 7 + S)), B)
+    stream = model.DataStream(list(range(seed % 7, seed % 7 + S)), B)
     batch = stream.next()
-    fast = bandit.rule_updates(theta, batch, [sc for _, sc in scales()])
+    fast = rules.rule_updates(theta, batch, [sc for _, sc in scales()])
     for li in range(L):
         for f in range(3):
             for k, (_, sc) in enumerate(scales()):
@@ -69,27 +72,27 @@ def test_rule_updates_equal_pgcheck_gradients(seed: int, B: int, spread: float) 
 def test_model_pieces() -> None:
     x = np.array([[0.3, -1.2], [2.0, 0.5]])
     theta = np.array([0.7, 1.9])
-    q = bandit.logits(theta, x)
+    q = model.logits(theta, x)
     manual = np.array([[(0.7 * 1.3 - 1) * math.cos(2 * math.pi * a / 8) + (1.9 * (-0.2) - 1) * math.sin(
         2 * math.pi * a / 8) for a in range(8)], [(0.7 * 3 - 1) * math.cos(2 * math.pi * a / 8)
                                                   + (1.9 * 1.5 - 1) * math.sin(2 * math.pi * a / 8)
                                                   for a in range(8)]])
     np.testing.assert_allclose(q, manual, atol=1e-12)
-    np.testing.assert_allclose(np.einsum("bud,d->bu", bandit.features(x), theta) - (bandit.COS + bandit.SIN), q,
+    np.testing.assert_allclose(np.einsum("bud,d->bu", model.features(x), theta) - (model.COS + model.SIN), q,
                                atol=1e-12)  # q is affine in θ with gradient `features`
-    r = bandit.rewards(x)
+    r = model.rewards(x)
     assert np.all((r > 0) & (r < 1))
     np.testing.assert_allclose(r[0, 0], 1 / (1 + math.exp(-0.3)))
 
 
 def _mc(theta: tuple[float, float], policy: str, n: int = 400_000) -> tuple[float, float]:
-    return bandit.monte_carlo_return(theta, policy, n=n, seed=11)
+    return returns.monte_carlo_return(theta, policy, n=n, seed=11)
 
 
 @pytest.mark.parametrize("theta", [(1.0, 1.0), (2.5, 2.5), (0.4, 1.7), (-1.0, 3.0), (12.0, 12.0), (0.0, 2.0)])
 @pytest.mark.parametrize("policy", ["softmax", "greedy"])
 def test_expected_return_agrees_with_monte_carlo(theta: tuple[float, float], policy: str) -> None:
-    j = float(bandit.expected_return(np.asarray([theta]), policy)[0])
+    j = float(returns.expected_return(np.asarray([theta]), policy)[0])
     mean, se = _mc(theta, policy)
     assert abs(j - mean) < 5 * se, (j, mean, se)
 
@@ -97,12 +100,12 @@ def test_expected_return_agrees_with_monte_carlo(theta: tuple[float, float], pol
 def test_expected_return_exact_values_and_convergence() -> None:
     # θ = (0, 0): every context gets the same action (q does not depend on x) and E σ(⟨x, Ψ⟩) = 1/2.
     for p in ("softmax", "greedy"):
-        assert abs(bandit.expected_return(np.zeros((1, 2)), p)[0] - 0.5) < 1e-6
+        assert abs(returns.expected_return(np.zeros((1, 2)), p)[0] - 0.5) < 1e-6
     # Symmetry θ0 <-> θ1 (reflection a -> 2 - a), and agreement between resolutions.
     pts = np.array([[0.3, 1.4], [1.4, 0.3], [3.0, 0.8], [0.8, 3.0], [7.0, -2.0], [-2.0, 7.0]])
     for p in ("softmax", "greedy"):
-        lo = bandit.expected_return(pts, p, 24, 32)
-        hi = bandit.expected_return(pts, p, 48, 64)
+        lo = returns.expected_return(pts, p, 24, 32)
+        hi = returns.expected_return(pts, p, 48, 64)
         np.testing.assert_allclose(lo, hi, atol=1e-6)
         np.testing.assert_allclose(hi[0::2], hi[1::2], atol=1e-10)
     # Cartesian Gauss-Hermite is accurate for the smooth softmax case with moderate θ.
@@ -111,31 +114,31 @@ def test_expected_return_exact_values_and_convergence() -> None:
     x = np.stack(np.meshgrid(z, z, indexing="ij"), -1).reshape(-1, 2)
     ww = np.outer(w, w).ravel()
     for th in ([1.0, 1.0], [2.0, 0.5]):
-        q = bandit.logits(np.asarray(th), x)
+        q = model.logits(np.asarray(th), x)
         pi = np.exp(q - q.max(-1, keepdims=True))
         pi /= pi.sum(-1, keepdims=True)
-        gh = float(((pi * bandit.rewards(x)).sum(-1) * ww).sum())
-        assert abs(gh - bandit.expected_return(np.asarray([th]), "softmax")[0]) < 1e-8
+        gh = float(((pi * model.rewards(x)).sum(-1) * ww).sum())
+        assert abs(gh - returns.expected_return(np.asarray([th]), "softmax")[0]) < 1e-8
 
 
 def test_greedy_optimum_is_the_papers_theta_and_softmax_optimum_is_not() -> None:
-    (t0, t1), j = bandit.maximise("greedy", (1.3, 0.7), n_phi=24, n_rho=32)
+    (t0, t1), j = returns.maximise("greedy", (1.3, 0.7), n_phi=24, n_rho=32)
     assert abs(t0 - 1) < 1e-3 and abs(t1 - 1) < 1e-3
     # J_greedy(1, 1) = E max_a r(x, a): no policy can do better
     rng = np.random.default_rng(3)
     x = rng.standard_normal((200_000, 2))
-    best = bandit.rewards(x).max(-1)
+    best = model.rewards(x).max(-1)
     assert abs(j - best.mean()) < 5 * best.std() / math.sqrt(len(best))
-    soft = bandit.expected_return(np.array([[1.0, 1.0], [2.5, 2.5]]), "softmax")
+    soft = returns.expected_return(np.array([[1.0, 1.0], [2.5, 2.5]]), "softmax")
     assert soft[1] > soft[0] + 0.03  # the softmax landscape peaks near (2.5, 2.5), not at (1, 1)
 
 
 def test_training_is_reproducible_and_per_seed() -> None:
-    cfg2 = bandit.BanditConfig(iterations=60, seeds=2, lr=0.05)
-    a = bandit.train(cfg2, scales())
-    b = bandit.train(cfg2, scales())
+    cfg2 = BanditConfig(iterations=60, seeds=2, lr=0.05)
+    a = train(cfg2, scales())
+    b = train(cfg2, scales())
     np.testing.assert_array_equal(a.theta, b.theta)
-    one = bandit.train(bandit.BanditConfig(iterations=60, seeds=1, lr=0.05), scales())
+    one = train(BanditConfig(iterations=60, seeds=1, lr=0.05), scales())
     np.testing.assert_array_equal(one.theta[..., 0], a.theta[..., 0])  # seed 0's data ignore seed 1
     assert a.theta.shape == (len(cfg2.record_at()), 2, 1, 3, 4, 2)
     assert a.iterations[0] == 0 and a.iterations[-1] == 60
@@ -145,15 +148,27 @@ def test_training_is_reproducible_and_per_seed() -> None:
 
 def test_train_accepts_only_checked_scales() -> None:
     with pytest.raises(TypeError, match="CheckedScale"):
-        bandit.train(bandit.BanditConfig(iterations=2, seeds=1), [("raw", lambda x, y: y)])  # type: ignore
+        train(BanditConfig(iterations=2, seeds=1), [("raw", lambda x, y: y)])  # type: ignore
 
 
 def test_lr_sweep_is_one_vectorised_run() -> None:
-    cfg = bandit.BanditConfig(iterations=30, seeds=1, lr=0.01, lr_sweep=(0.1, 0.01))
-    t = bandit.train(cfg, scales())
+    cfg = BanditConfig(iterations=30, seeds=1, lr=0.01, lr_sweep=(0.1, 0.01))
+    t = train(cfg, scales())
     assert t.lrs == (0.01, 0.1)
-    alone = bandit.train(bandit.BanditConfig(iterations=30, seeds=1, lr=0.1), scales())
+    alone = train(BanditConfig(iterations=30, seeds=1, lr=0.1), scales())
     np.testing.assert_allclose(t.theta[:, :, 1], alone.theta[:, :, 0], rtol=1e-12)
+
+
+def test_findings_about_rules_not_in_the_run_are_not_tested() -> None:
+    """Without f_MLA and f_SQ the findings naming UP(f_MLA), UQ(f_SQ) and UP(f_SQ) decide nothing; the
+    per-form finding is still decided, for both return definitions."""
+    named = [(n, checked_scale(n)) for n in ("ml", "sil")]
+    cfg = BanditConfig(iterations=30, seeds=1)
+    res = analyse(train(cfg, named), cfg, scale_records(named), quick=True)
+    assert [c.case for c in res.claims] == ["softmax policy"] * 4 + ["greedy policy"] * 4
+    assert [c.verdict is Verdict.NOT_TESTED for c in res.claims] == [True, False, True, True] * 2
+    assert all(c.source.startswith("sec. 6.1") for c in res.claims)
+    assert res.rules == ("UQ(f_ML)", "UQ(f_SIL)", "UV(f_ML)", "UV(f_SIL)", "UP(f_ML)", "UP(f_SIL)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -176,6 +191,12 @@ def test_cli_bandit_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (out / "summary.md").read_text()
     assert "θ* = (1, 1)" in text and "paper's findings" in text
+    # Table 1's scales: all four findings are decided, for both return definitions, and each verdict
+    # is in the summary's table too
+    assert len(res["claims"]) == 8
+    assert {c["verdict"] for c in res["claims"]} <= {"agrees", "partly", "disagrees"}
+    for c in res["claims"]:
+        assert f"| {c['case']} | {c['paper']} ({c['source']}) | **{c['verdict']}** | {c['measured']} |" in text
     assert not list(out.glob("*.tmp*")) and not list(out.glob(".*tmp*"))
 
 
@@ -226,11 +247,11 @@ def test_cli_failed_run_keeps_previous_outputs(tmp_path: Path, capsys: pytest.Ca
     assert main(argv) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def broken_plot(results: Any, out_dir: Path) -> list[Path]:
+    def broken_figures(self: BanditExperiment, results: Any, out_dir: Path) -> list[Path]:
         (out_dir / "fig1_final_regret.png").write_bytes(b"half-written")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bandit, "plot", broken_plot)
+    monkeypatch.setattr(BanditExperiment, "figures", broken_figures)
     capsys.readouterr()
     assert main([*argv[:5], "40", *argv[6:]]) == 3  # an internal failure: one line, exit 3, never a traceback
     assert "internal error (RuntimeError: disk full)" in capsys.readouterr().err

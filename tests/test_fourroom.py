@@ -13,7 +13,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents import fourroom as fr
+from agents.experiment import MeanStd, Verdict
+from agents.fourroom import model as fr
+from agents.fourroom import rules
+from agents.fourroom.analysis import (
+    AlgorithmResult,
+    RunStats,
+    ScaleResult,
+    VsFirstScale,
+    check_improvement,
+    check_speed,
+)
+from agents.fourroom.train import ALGORITHMS, FourRoomConfig, train
 from pgcheck import updates
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
@@ -92,7 +103,7 @@ def test_ql_direction_equals_uq_loss_gradient(seed: int, B: int, spread: float) 
     R, K = 2, len(ALPHAS)
     q = _table(seed, R, K, spread)
     batch = _batch(seed, R, B)
-    fast = fr.ql_direction(q, batch, scales())
+    fast = rules.ql_direction(q, batch, scales())
     for r in range(R):
         for k, sc in enumerate(scales()):
             table = torch.tensor(q[r, k], requires_grad=True)
@@ -116,7 +127,7 @@ def test_pg_directions_equal_up_and_uq_loss_gradients(seed: int, B: int, spread:
     theta, critic = _table(seed, R, K, spread), _table(seed + 1, R, K, 3 * spread)
     batch = _batch(seed, R, B)
     ident = checked_scale("q")
-    d_actor, d_critic = fr.pg_directions(theta, critic, batch, scales(), ident)
+    d_actor, d_critic = rules.pg_directions(theta, critic, batch, scales(), ident)
     for r in range(R):
         for k, sc in enumerate(scales()):
             th = torch.tensor(theta[r, k], requires_grad=True)
@@ -138,18 +149,40 @@ def test_pg_directions_equal_up_and_uq_loss_gradients(seed: int, B: int, spread:
 
 
 def test_training_short_runs() -> None:
-    cfg = fr.FourRoomConfig(steps=300, runs=2, eval_every=100, dataset_size=3000)
+    cfg = FourRoomConfig(steps=300, runs=2, eval_every=100, dataset_size=3000)
     named = [(a, s) for a, s in zip(ALPHAS, scales(), strict=True)]
-    for algo in fr.ALGORITHMS:
-        c = fr.train(algo, cfg, named, checked_scale("q"))
+    for algo in ALGORITHMS:
+        c = train(algo, cfg, named, checked_scale("q"))
         assert c.softmax_return.shape == (4, 2, 3) and list(c.steps) == [0, 100, 200, 300]
         assert np.all(c.softmax_return > 0) and np.all(c.softmax_return <= fr.optimal_return(GRID) + 1e-9)
         np.testing.assert_allclose(c.softmax_return[0], 0.28234813114998, atol=1e-9)  # uniform policy at start
         assert not c.diverged.any()
-        again = fr.train(algo, cfg, named, checked_scale("q"))
+        again = train(algo, cfg, named, checked_scale("q"))
         np.testing.assert_array_equal(c.softmax_return, again.softmax_return)
     with pytest.raises(TypeError, match="CheckedScale"):
-        fr.train("ql", cfg, [("raw", lambda x, y: y)], checked_scale("q"))  # type: ignore
+        train("ql", cfg, [("raw", lambda x, y: y)], checked_scale("q"))  # type: ignore
+
+
+def _speeds(speed: list[float], final_diff: float = 1.0) -> AlgorithmResult:
+    """An algorithm whose scales have these mean returns over training (and final paired differences)."""
+    labels = tuple(f"f_MLA(0,{i})" for i in range(len(speed)))
+    one = RunStats(0.0, 0.0, (0.0,))
+    per = {lb: ScaleResult(one, RunStats(v, 0.0, (v,)), v, None,
+                           VsFirstScale(v - speed[0], int(v > speed[0]), final_diff, int(final_diff > 0)),
+                           MeanStd(0.0, 0.0), 0) for lb, v in zip(labels, speed, strict=True)}
+    empty = np.zeros((len(speed), 1, 1))
+    return AlgorithmResult("pg", 0.1, labels, np.zeros(1, dtype=np.int64), empty, empty, "", 0.0, per)
+
+
+@pytest.mark.parametrize("speed, final_diff, improves, faster", [
+    ([1.0, 2.0, 3.0], 1.0, "agrees", "agrees"),
+    ([1.0, 3.0, 2.0], 1.0, "agrees", "partly"),  # every αr > 0 beats αr = 0, not in order
+    ([1.0, 3.0, 2.0], -1.0, "partly", "partly"),  # better over training, worse at the end
+    ([3.0, 1.0, 2.0], -1.0, "disagrees", "disagrees"),
+])
+def test_fourroom_verdicts(speed: list[float], final_diff: float, improves: str, faster: str) -> None:
+    a = _speeds(speed, final_diff)
+    assert [check_improvement(a, 1).verdict, check_speed(a).verdict] == [Verdict(improves), Verdict(faster)]
 
 
 def test_cli_fourroom_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,6 +198,12 @@ def test_cli_fourroom_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert res["scales"]["critic: f_Q"]["overall"] == "VALID"
     for name in res["figures"]:
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
-    assert "paper's findings" in (out / "summary.md").read_text()
+    text = (out / "summary.md").read_text()
+    assert "paper's findings" in text
+    assert list(res["seconds"]) == ["train", "train_pg", "train_ql", "analyse", "plot", "total"]
+    assert [c["case"] for c in res["claims"]] == [res["algorithms"][a]["name"] for a in ("pg", "pg", "ql", "ql")]
+    for c in res["claims"]:
+        assert c["verdict"] in {"agrees", "partly", "disagrees"} and c["source"] == "sec. 6.2, Figure 2"
+        assert f"| {c['case']} | {c['paper']} ({c['source']}) | **{c['verdict']}** |" in text
     assert main(["experiment", "fourroom", "--alpha-r", "0,x", "--out", str(out), "--no-progress"]) == 2
     assert "--alpha-r" in capsys.readouterr().err

@@ -1,29 +1,28 @@
 """``pgcheck experiment``: the paper's 2-D bandit (sec. 6.1) and FourRoom (sec. 6.2) experiments.
 
-Every rule gets its scale function through :func:`pgcheck.check.checked_scale`, so a run configured
-with an INVALID scale stops before training (and before ``--out`` is touched) with the validator's
-counterexample. Outputs (``results.json``, PNG figures, ``summary.md``) are first written into a staging
-directory inside ``--out`` and moved into place only when all of them exist, so a failed or killed run
+Only the command line lives here (flags, their checks and their defaults' text); the experiments are
+:class:`agents.bandit.BanditExperiment` and :class:`agents.fourroom.FourRoomExperiment`, both run by
+:func:`agents.experiment.run`. Every rule gets its scale function through
+:func:`pgcheck.check.checked_scale`, so a run configured with an INVALID scale stops before training (and
+before ``--out`` is touched) with the validator's counterexample. Outputs (``results.json``, PNG figures,
+``summary.md``) are staged and moved into place only when all of them exist, so a failed or killed run
 leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgcheck.errors import UserError
-from pgcheck.files import atomic_write
 
 if TYPE_CHECKING:
+    from agents.experiment import Experiment
     from pgcheck.certificate import CheckedScale
 
 HELP = "run the paper's experiments: 'bandit' (sec. 6.1, 12 update rules) or 'fourroom' (sec. 6.2)"
@@ -83,14 +82,14 @@ def _floats(text: str, what: str, *, positive: bool) -> list[float]:
     return out
 
 
-def _checked(spec: str, params: dict[str, str] | None = None) -> CheckedScale:
+def _checked(spec: str) -> CheckedScale:
     """A scale through the validator; bad text or an INVALID function is a one-line UserError."""
     from pgcheck.check import checked_scale
     from pgcheck.expr import ExprError
 
-    text, given = spec, dict(params or {})
+    text, given = spec, {}
     m = _NAMED_WITH_PARAMS.match(spec)
-    if m and params is None:
+    if m:
         text = m.group(1)
         for item in m.group(2).split(","):
             key, sep, value = item.partition("=")
@@ -101,12 +100,6 @@ def _checked(spec: str, params: dict[str, str] | None = None) -> CheckedScale:
         return checked_scale(text, given)   # an INVALID scale raises InvalidScaleError, a UserError
     except ExprError as exc:
         raise UserError(f"scale {spec!r}: {exc}") from None
-
-
-def _scale_info(scales: list[tuple[str, CheckedScale]]) -> dict[str, dict[str, str]]:
-    return {label: {"overall": s.certificate.overall, "input": s.certificate.input.get("text", ""),
-                    "params": json.dumps(s.certificate.params, sort_keys=True),
-                    "canonical_hash": s.certificate.canonical_hash} for label, s in scales}
 
 
 def _prepare_out(out: Path) -> Path:
@@ -123,11 +116,10 @@ def _prepare_out(out: Path) -> Path:
 class _Progress:
     """A tqdm bar over update steps, fed with the absolute step count."""
 
-    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+    def __init__(self, desc: str, total: int) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, desc=desc, unit="it", disable=not enabled, file=sys.stderr,
-                         dynamic_ncols=True, mininterval=0.5)
+        self._bar = tqdm(total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
         self._done = 0
 
     def __call__(self, done: int) -> None:
@@ -140,9 +132,6 @@ class _Progress:
 
 # ---------------------------------------------------------------------------------------------------
 # the experiments
-
-
-DEFAULT_ALPHA_R = "0,0.1,0.2,0.5,1.0"
 
 
 def _check_options(name: str, args: argparse.Namespace) -> None:
@@ -163,87 +152,36 @@ def _check_options(name: str, args: argparse.Namespace) -> None:
         raise UserError(f"--lr must be a finite positive number (got {args.lr})")
 
 
-def _setup_bandit(args: argparse.Namespace) -> tuple[Any, list[tuple[str, CheckedScale]]]:
-    from agents import bandit
-
-    specs = args.scale or ["sq", "ml", "sil", "mla"]
-    scales = [(spec.strip(), _checked(spec)) for spec in specs]
-    if len({label for label, _ in scales}) != len(scales):
-        raise UserError("--scale: each scale may be given once")
-    config = bandit.BanditConfig(iterations=args.iterations or 10_000, seeds=args.seeds,
-                                 lr=args.lr or 0.01,
-                                 lr_sweep=tuple(_floats(args.lr_sweep, "--lr-sweep", positive=True)))
-    return config, scales
+def _scales(args: argparse.Namespace) -> list[tuple[str, CheckedScale]] | None:
+    """The scales of --scale, each through the validator; None for the experiment's own."""
+    return [(spec.strip(), _checked(spec)) for spec in args.scale] or None
 
 
-def _run_bandit(args: argparse.Namespace, config: Any, scales: list[tuple[str, CheckedScale]],
-                out: Path) -> dict[str, Any]:
-    from agents import bandit
+def _experiment(name: str, args: argparse.Namespace) -> Experiment[Any, Any]:
+    """The experiment the arguments set up (its scales validated before anything is written)."""
+    if name == "bandit":
+        from agents.bandit import BanditConfig, BanditExperiment
 
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    bar = _Progress(config.iterations, "bandit", not args.no_progress)
-    try:
-        traj = bandit.train(config, scales, bar)
-    finally:
-        bar.close()
-    seconds["train"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    results = bandit.analyse(traj, config, _scale_info(scales),
-                             None if args.no_progress else lambda m: print(f"  {m}", file=sys.stderr),
-                             quick=args.quick)
-    seconds["analyse"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    figures = bandit.plot(results, out)
-    seconds["plot"] = time.perf_counter() - t0
-    results["seconds"] = seconds
-    results["figures"] = [p.name for p in figures]
-    atomic_write(out / "summary.md", bandit.summary(results, seconds))
-    return results
+        config = BanditConfig(iterations=args.iterations or BanditConfig.iterations, seeds=args.seeds,
+                              lr=args.lr or BanditConfig.lr,
+                              lr_sweep=tuple(_floats(args.lr_sweep, "--lr-sweep", positive=True)))
+        return BanditExperiment(config, _scales(args), quick=args.quick)
+    from agents.fourroom import FourRoomConfig, FourRoomExperiment
+    from agents.fourroom.experiment import mla_family
 
-
-def _setup_fourroom(args: argparse.Namespace) -> tuple[Any, list[tuple[str, CheckedScale]]]:
-    from agents import fourroom
-
-    if args.scale:
-        scales = [(spec.strip(), _checked(spec)) for spec in args.scale]
-    else:
-        alphas = _floats(args.alpha_r or DEFAULT_ALPHA_R, "--alpha-r", positive=False)
+    scales = _scales(args)
+    if scales is None and args.alpha_r is not None:
+        alphas = _floats(args.alpha_r, "--alpha-r", positive=False)
         if not alphas:
             raise UserError("--alpha-r: give at least one value")
-        scales = [(f"f_MLA(0,{a:g})", _checked("mla_param", {"ao": "0", "ar": repr(a)})) for a in alphas]
-    if len({label for label, _ in scales}) != len(scales):
-        raise UserError("each scale may be given once")
-    config = fourroom.FourRoomConfig(steps=args.iterations or fourroom.FourRoomConfig.steps, runs=args.seeds)
-    return config, scales
-
-
-def _run_fourroom(args: argparse.Namespace, config: Any, scales: list[tuple[str, CheckedScale]],
-                  out: Path) -> dict[str, Any]:
-    from agents import fourroom
-
-    critic = _checked("q")  # the critic's squared-error update UQ(identity) is a rule too
-    seconds: dict[str, float] = {}
-    curves = {}
-    for algo in fourroom.ALGORITHMS:
-        t0 = time.perf_counter()
-        bar = _Progress(config.steps, algo, not args.no_progress)
-        try:
-            curves[algo] = fourroom.train(algo, config, scales, critic, bar)
-        finally:
-            bar.close()
-        seconds[f"train_{algo}"] = time.perf_counter() - t0
-    results = fourroom.analyse(curves, config, _scale_info([*scales, ("critic: f_Q", critic)]))
-    t0 = time.perf_counter()
-    figures = fourroom.plot(results, out)
-    seconds["plot"] = time.perf_counter() - t0
-    results["seconds"] = seconds
-    results["figures"] = [p.name for p in figures]
-    atomic_write(out / "summary.md", fourroom.summary(results, seconds))
-    return results
+        scales = mla_family(alphas)
+    return FourRoomExperiment(FourRoomConfig(steps=args.iterations or FourRoomConfig.steps, runs=args.seeds), scales)
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents.experiment import no_progress, silent
+    from agents.experiment import run as run_experiment
+
     name = str(args.experiment).strip().lower()
     if name not in EXPERIMENTS:
         raise UserError(f"unknown experiment {args.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
@@ -252,28 +190,10 @@ def run(args: argparse.Namespace) -> int:
     if args.iterations is not None and args.iterations < 1:
         raise UserError(f"--iterations must be at least 1 (got {args.iterations})")
     _check_options(name, args)
-    config, scales = _setup_bandit(args) if name == "bandit" else _setup_fourroom(args)
+    experiment = _experiment(name, args)
     out = _prepare_out(args.out if args.out is not None else Path("runs") / name)
-    staging = out / f".staging-{os.getpid()}"
-
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threads only add overhead, and the machine is shared
-    t0 = time.perf_counter()
-    try:
-        staging.mkdir()
-        experiment = _run_bandit if name == "bandit" else _run_fourroom
-        results = experiment(args, config, scales, staging)
-        results.setdefault("seconds", {})["total"] = time.perf_counter() - t0
-        atomic_write(staging / "results.json",
-                      json.dumps(results, indent=1, ensure_ascii=False, allow_nan=True))
-        # results.json, the record every other file is drawn from, goes in last
-        for path in sorted(staging.iterdir(), key=lambda p: (p.name == "results.json", p.name)):
-            os.replace(path, out / path.name)
-    finally:
-        torch.set_num_threads(threads)  # run() may be called in-process (tests, notebooks)
-        shutil.rmtree(staging, ignore_errors=True)
-    print(f"pgcheck experiment {name}: wrote {out / 'results.json'}, {out / 'summary.md'} and "
-          f"{len(results.get('figures', []))} figures in {results['seconds']['total']:.1f} s")
+    written = run_experiment(experiment, out, _Progress if not args.no_progress else no_progress,
+                             silent if args.no_progress else lambda m: print(f"  {m}", file=sys.stderr))
+    print(f"pgcheck experiment {name}: wrote {written.results}, {written.summary} and "
+          f"{len(written.figures)} figures in {written.seconds['total']:.1f} s")
     return 0
