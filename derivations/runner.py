@@ -370,11 +370,12 @@ def render_readme(certs: Sequence[dict[str, Any]]) -> str:
 def demo_step(directory: Path | None = None) -> list[dict[str, Any]]:
     """For ``pgcheck demo``: run every claim, print one line each and the summary; compare with ``directory``."""
     print("== pgcheck prove: every claim of the paper (sympy/z3 + autograd) ==", flush=True)
+    width = max(len(i) for i in claim_ids())
 
     def line(cert: dict[str, Any]) -> None:
         n = len(cert["errata"])
         errata = f"  ({n} errat{'um' if n == 1 else 'a'})" if n else ""
-        print(f"  {cert['id']:<9} {cert['verdict']:<14} {cert['timing']['seconds']:5.2f} s{errata}", flush=True)
+        print(f"  {cert['id']:<{width}} {cert['verdict']:<14} {cert['timing']['seconds']:5.2f} s{errata}", flush=True)
 
     certs = run(claim_ids(), line)
     print("  " + summary_line(certs))

@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
     directory: Path = prove.shipped_directory() if args.dir is None else args.dir
     t0 = time.perf_counter()
 
+    width = max(len(i) for i in ids)
+
     def progress(cert: dict[str, Any]) -> None:
         if not args.json:
-            print(f"  {cert['id']:<9} {cert['verdict']:<14} {cert['timing']['seconds']:6.2f} s  {cert['title']}",
+            print(f"  {cert['id']:<{width}} {cert['verdict']:<14} {cert['timing']['seconds']:6.2f} s  {cert['title']}",
                   flush=True)
 
     if not args.json:
