@@ -55,7 +55,7 @@ from agents.ppo import (
     ppo_loss,
     resolve_device,
 )
-from agents.tasks import BatchedTask
+from agents.tasks import BatchedTask, Engine
 from pgcheck.certificate import CheckedScale
 
 # fields every lane of one trainer shares (they fix the shapes of the stacked tensors and the loop)
@@ -122,7 +122,7 @@ class StackedActorCritic:
         # alignment gives other bits (measured: matrix-vector products of the value head).
         self.num_params = offset
         padded = -(-offset // ROW_ALIGN) * ROW_ALIGN
-        self.storage = torch.zeros(len(rows), padded, requires_grad=True)
+        self.storage = torch.zeros(len(rows), padded, device=rows[0].device, requires_grad=True)
         self.storage.data[:, :offset] = torch.stack(rows)
         self.storage.grad = torch.zeros_like(self.storage)
         self.flat = self.storage[:, :offset]             # (L, P) views, row stride `padded`
@@ -186,8 +186,10 @@ class LaneAdam:
         self.eps = [float(v) for v in eps]
         self.step_count = [0] * L
         # padded like the parameters (see StackedActorCritic), so each row is laid out as FlatAdam's tensor
-        self.exp_avg = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype)[:, :param.shape[1]]
-        self.exp_avg_sq = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype)[:, :param.shape[1]]
+        self.exp_avg = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype,
+                                   device=param.device)[:, :param.shape[1]]
+        self.exp_avg_sq = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype,
+                                      device=param.device)[:, :param.shape[1]]
         self.whole = True
 
     @torch.no_grad()
@@ -288,8 +290,12 @@ class LaneView:
 class LaneTrainer:
     """L lanes of one environment id. ``learn()`` runs updates until ``total_steps`` (shared by the lanes)."""
 
-    def __init__(self, lanes: Sequence[tuple[PPOConfig, CheckedScale]], nthread: int = 1, exact: bool = True) -> None:
-        """``exact``: per-lane ``addmm`` in the batched forward (bitwise the single-run trainer; measured on
+    def __init__(self, lanes: Sequence[tuple[PPOConfig, CheckedScale]], nthread: int = 1, exact: bool = True,
+                 engine: Engine | str | None = None) -> None:
+        """``engine``: the physics of the worlds, as :class:`BatchedTask` takes it (default MuJoCo's
+        ``mujoco.batch``, bitwise Gymnasium; ``"mjx"``: MJX on JAX's default device, float32, not bitwise).
+        The lanes' networks, Adam state and updates live on the shared ``config.device``.
+        ``exact``: per-lane ``addmm`` in the batched forward (bitwise the single-run trainer; measured on
         this CPU, 16 lanes × minibatch 64: 4.9 ms per forward+backward); False: one ``baddbmm`` per layer
         (3.2 ms, but parameters drift from the single run by ~3e-8 after 3 updates: other GEMM blocking)."""
         configs = [c for c, _ in lanes]
@@ -304,7 +310,7 @@ class LaneTrainer:
         self.device = resolve_device(c0.device)
         torch.set_num_threads(c0.torch_threads)
         n_envs = c0.num_envs
-        self.task = BatchedTask(c0.env_id, len(lanes) * n_envs, nthread=nthread)
+        self.task = BatchedTask(c0.env_id, len(lanes) * n_envs, nthread=nthread, engine=engine)
         act_space: Any = self.task.single_action_space
         obs_space: Any = self.task.single_observation_space
         self.obs_dim = int(np.prod(obs_space.shape))

@@ -39,11 +39,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
-import z3
 
 from pgcheck import __version__, deadline, decide, enclose, local, scales, search, symbols
 from pgcheck.backends import ArrayFn, to_numpy, to_torch
@@ -61,8 +60,10 @@ from pgcheck.certificate import (
 from pgcheck.errors import PgcheckError, UserError
 from pgcheck.expr import Condition, ExprError, Expression, parse, parse_number
 from pgcheck.files import atomic_write
-from pgcheck.smt import Encoder, Unsupported, describe_abstractions, model_value
 from pgcheck.symbols import X, Y
+
+if TYPE_CHECKING:
+    from pgcheck.smt import Encoder
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 DELTAS = [Fraction(1, 2), Fraction(1, 8), Fraction(1, 32), Fraction(1, 128), Fraction(1, 1024)]
@@ -199,6 +200,10 @@ def _import_callable(spec: str) -> ArrayFn:
 
 
 def _z3_method(enc: Encoder, assumes_domain: bool) -> str:
+    import z3
+
+    from pgcheck.smt import describe_abstractions
+
     method = f"z3 {z3.get_version_string()} nonlinear real arithmetic: negation unsatisfiable"
     if enc.used:
         method += "; sound abstraction: " + describe_abstractions(enc.used)
@@ -219,6 +224,10 @@ def _result(prop: str, verdict: Verdict, method: str, t0: float, **kw: Any) -> P
 
 
 def _query(options: Options) -> tuple[Encoder, Any]:
+    import z3
+
+    from pgcheck.smt import Encoder
+
     s = z3.Solver()
     s.set("timeout", options.timeout_ms)
     return Encoder(), s
@@ -304,6 +313,10 @@ _GRID_Y = sorted({Fraction(v) for v in ("0", "1e-6", "1e-3", "1/10", "1/2", "1",
 def _written_conditions(conditions: tuple[Condition, ...], options: Options) -> dict[str, str] | bool:
     """Settle the partial operations as written: a re-checked counterexample, True when z3 shows every
     one defined wherever it is evaluated, False when some stays open."""
+    import z3
+
+    from pgcheck.smt import Unsupported, model_value
+
     settled = True
     x, y = z3.Reals("x y")
     for c in conditions:
@@ -329,6 +342,8 @@ def _written_conditions(conditions: tuple[Condition, ...], options: Options) -> 
 
 
 def _domain(e: Expression, fn: ArrayFn, options: Options) -> PropertyResult:
+    import z3
+
     t0 = time.perf_counter()
     if not e.conditions:
         return _result("domain", "proved", "syntactic: the text uses total operations only (no division, log, "
@@ -350,6 +365,10 @@ def _domain(e: Expression, fn: ArrayFn, options: Options) -> PropertyResult:
 
 
 def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
+    import z3
+
+    from pgcheck.smt import Unsupported, model_value
+
     t0 = time.perf_counter()
     at_zero = f.subs(Y, 0)
     if at_zero == 0:
@@ -392,6 +411,10 @@ def _prop_1a(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Con
 
 
 def _prop_1b(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
+    import z3
+
+    from pgcheck.smt import Unsupported, model_value
+
     t0 = time.perf_counter()
     enc, s = _query(options)
     x, y1, y2 = z3.Reals("x y1 y2")
@@ -510,6 +533,10 @@ def _deltas(f: sympy.Expr) -> list[Fraction]:
 
 
 def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
+    import z3
+
+    from pgcheck.smt import Unsupported, model_value
+
     t0 = time.perf_counter()
     deltas = _deltas(f)
     y_candidates: list[Fraction] = []
@@ -889,6 +916,19 @@ def _callable_certificate(source: Source, options: Options) -> Certificate:
                        pgcheck_version=__version__, search=options.budget.describe())
 
 
+def _require_prover() -> None:
+    """z3 is imported where a proof needs it, not with this module, so that a certificate already issued
+    (the cache, ``PGCHECK_CACHE_DIR``) becomes a :class:`CheckedScale` on a machine without z3 (a GPU
+    machine that trains only). Issuing a new certificate needs it: without z3 this is a user error, never
+    a certificate whose properties are undecided for want of the solver."""
+    try:
+        import z3  # noqa: F401
+    except ImportError as exc:
+        raise UserError("z3-solver is not installed: pgcheck can only use certificates already issued here "
+                        f"(none for this function in {_cache_dir()}; set PGCHECK_CACHE_DIR to a folder that "
+                        "has it)") from exc
+
+
 def certify(source: Source, options: Options = Options()) -> Certificate:
     """Check a resolved source against Assumption 5.1 and return its certificate."""
     if source.expression is None:
@@ -903,6 +943,7 @@ def certify(source: Source, options: Options = Options()) -> Certificate:
         cached = _load_cached(path, source)
         if cached is not None:
             return cached
+    _require_prover()
     fn = to_numpy(e.core)
     f = e.core
     tasks: list[Task] = [

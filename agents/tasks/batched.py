@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import expand_model_path
 from gymnasium.vector import AutoresetMode
 
-from agents.tasks.engine import Engine, MujocoBatchEngine
+from agents.tasks.engine import Engine, make_engine
 from agents.tasks.logic import ModelConstants, Task, make_task, model_constants
 
 STATE_FIELDS = ("time", "qpos", "qvel", "act", "qacc_warmstart", "ctrl", "qfrc_applied", "xfrc_applied",
@@ -42,16 +42,23 @@ def load_model(task: Task) -> Any:
 
 class BatchedTask(gym.vector.VectorEnv):
     """``num_envs`` worlds of ``env_id`` (``Hopper-v5``, ``Walker2d-v5``, ``HalfCheetah-v5``, ``Ant-v5``,
-    ``Humanoid-v5``) with v5 keyword arguments ``task_kwargs``, on ``nthread`` threads."""
+    ``Humanoid-v5``) with v5 keyword arguments ``task_kwargs``, on ``nthread`` threads. ``engine``: an
+    :class:`Engine` of ``num_envs`` worlds of this task's model, or the name of one for
+    :func:`agents.tasks.engine.make_engine` (default ``"mujoco"``, bitwise Gymnasium)."""
 
     def __init__(self, env_id: str, num_envs: int, *, nthread: int = 1,
-                 max_episode_steps: int = MAX_EPISODE_STEPS, engine: Engine | None = None,
+                 max_episode_steps: int = MAX_EPISODE_STEPS, engine: Engine | str | None = None,
                  **task_kwargs: Any) -> None:
         self.task = make_task(env_id, **task_kwargs)
         self.model = load_model(self.task)
         self.consts: ModelConstants = model_constants(self.model, self.task.frame_skip)
-        self.engine: Engine = engine if engine is not None else MujocoBatchEngine(
-            self.model, num_envs, self.task.frame_skip, self.task.fields, nthread=nthread)
+        if engine is None or isinstance(engine, str):
+            engine = make_engine(engine or "mujoco", self.model, num_envs, self.task.frame_skip, self.task.fields,
+                                 nthread=nthread)
+        if engine.num_worlds != num_envs or engine.frame_skip != self.task.frame_skip:
+            raise ValueError(f"an engine of {engine.num_worlds} worlds with frame_skip {engine.frame_skip} for "
+                             f"{num_envs} worlds of {env_id} (frame_skip {self.task.frame_skip})")
+        self.engine: Engine = engine
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps
         m = self.model

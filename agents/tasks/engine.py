@@ -12,8 +12,8 @@ Gymnasium's ``MujocoEnv`` call sequence as the contract:
   behind the state) and ``cfrc_ext`` is the post-step constraint force.
 
 :class:`MujocoBatchEngine` implements it on ``mujoco.batch.Batch`` (MuJoCo 4), which steps all worlds
-in one C call on a thread pool that releases the GIL. A GPU engine (MJX, MuJoCo Warp) implements the
-same three methods.
+in one C call on a thread pool that releases the GIL. :class:`agents.tasks.mjx.MjxEngine` implements
+the same three methods on MJX (JAX: a GPU, or JAX's CPU); :func:`make_engine` builds either by name.
 """
 
 from __future__ import annotations
@@ -105,3 +105,20 @@ class MujocoBatchEngine:
     def batch(self) -> Any:
         """The underlying ``mujoco.batch.Batch`` (its state rows are bound by name)."""
         return self._batch
+
+
+ENGINES = ("mujoco", "mjx")
+
+
+def make_engine(name: str, model: Any, num_worlds: int, frame_skip: int, fields: Sequence[str],
+                nthread: int = 1) -> Engine:
+    """The engine called ``name``: ``"mujoco"`` (:class:`MujocoBatchEngine` on ``nthread`` threads) or
+    ``"mjx"`` (:class:`agents.tasks.mjx.MjxEngine` on JAX's default device; needs ``mujoco-mjx`` and JAX,
+    the ``gpu`` extra)."""
+    if name == "mujoco":
+        return MujocoBatchEngine(model, num_worlds, frame_skip, fields, nthread=nthread)
+    if name == "mjx":
+        from agents.tasks.mjx import MjxEngine
+
+        return MjxEngine(model, num_worlds, frame_skip, fields)
+    raise ValueError(f"no engine {name!r}; choose one of {', '.join(ENGINES)}")
