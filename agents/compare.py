@@ -8,14 +8,18 @@ parent directory; a directory of such directories (``pgcheck train`` with severa
 * the final return is the mean return of the training episodes that finished in the last 5% of the
   run's steps (or of its last 10 episodes if that window holds fewer).
 
-Per group: mean and interquartile mean (IQM) of the final returns with 95% percentile-bootstrap
-intervals over seeds; with two groups, the interval of the difference (second − first) as well.
+Per group: mean and interquartile mean (IQM) of the final returns, and of the deterministic evaluation
+returns where runs have an ``evaluation.json`` (``pgcheck evaluate``), with 95% stratified-bootstrap intervals
+over seeds (``agents.stats``, through rliable) only from 5 seeds per group: below that the table gives the
+point value and says why there is no interval. Each further group is compared with the first: the IQM
+difference and the probability of improvement P(group > first), with intervals when both have 5 seeds.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,7 @@ class Run:
     status: str
     evaluation: float | None
     trained_steps: int = 0  # environment steps the run has taken (status.json), not its last episode's end
+    evaluation_step: int | None = None  # the checkpoint step evaluation.json evaluated
 
     @property
     def last_step(self) -> int:
@@ -84,12 +89,14 @@ def load_run(path: Path) -> Run:
                     continue
                 steps.append(s)
                 returns.append(r)
-    evaluation = None
+    evaluation, evaluation_step = None, None
     if (path / "evaluation.json").is_file():
         try:
-            evaluation = float(read_json(path / "evaluation.json")["mean_return"])
+            ev = read_json(path / "evaluation.json")
+            evaluation, step = float(ev["mean_return"]), ev.get("checkpoint_step")
+            evaluation_step = int(step) if isinstance(step, int | float) else None
         except (UserError, ValueError, KeyError, TypeError):  # an unreadable evaluation is left out
-            evaluation = None
+            evaluation, evaluation_step = None, None
     order = np.argsort(np.array(steps), kind="stable")
     status = get_status(path)
     s_sorted = np.array(steps)[order]
@@ -99,7 +106,7 @@ def load_run(path: Path) -> Run:
         trained = 0
     return Run(path, read_json(path / "config.json"), s_sorted, np.array(returns)[order],
                str(status.get("status")), evaluation,
-               trained_steps=max(trained, int(s_sorted[-1]) if s_sorted.size else 0))
+               trained_steps=max(trained, int(s_sorted[-1]) if s_sorted.size else 0), evaluation_step=evaluation_step)
 
 
 def find_groups(paths: list[Path]) -> list[Group]:
@@ -126,70 +133,143 @@ def find_groups(paths: list[Path]) -> list[Group]:
     return list(groups.values())
 
 
-def _fmt(v: float) -> str:
-    return "-" if v != v else f"{v:.1f}"
+def _fmt(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{v:.1f}"
+
+
+def _cell(e: stats.Estimate, fmt: Callable[[float | None], str] = _fmt) -> str:
+    """``value [lo, hi]``, or ``value (why there is no interval)``."""
+    return f"{fmt(e.value)} [{fmt(e.lo)}, {fmt(e.hi)}]" if e.has_interval else f"{fmt(e.value)} ({e.reason})"
+
+
+def _prob(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{v:.2f}"
+
+
+def _evaluations(g: Group) -> np.ndarray:
+    """Deterministic evaluation return per run of ``g`` (NaN where a run has no evaluation.json)."""
+    return np.array([np.nan if r.evaluation is None else r.evaluation for r in g.runs], dtype=np.float64)
+
+
+def _ci(e: stats.Estimate) -> list[float] | None:
+    return [float(e.lo), float(e.hi)] if e.lo is not None and e.hi is not None else None
 
 
 def table(groups: list[Group]) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown table of final (and evaluation) returns per group, then each group against the first."""
     rows: list[dict[str, Any]] = []
-    lines = ["| group | env | seeds | steps | final return per seed | mean [95% CI] | IQM [95% CI] |",
-             "|---|---|---|---|---|---|---|"]
+    evaluated = any(r.evaluation is not None for g in groups for r in g.runs)
+    head = "| group | env | seeds | steps | final return per seed | mean [95% CI] | IQM [95% CI] |"
+    if evaluated:
+        head += " evaluation return per seed | evaluation IQM [95% CI] |"
+    lines = [head, "|---" * head.count(" | ") + "|---|"]
     for g in groups:
-        f = g.finals()
-        ok = f[~np.isnan(f)]
-        m, q = (float(np.mean(ok)), float(stats.iqm(ok))) if ok.size else (float("nan"), float("nan"))
-        mci, qci = stats.bootstrap_ci(ok, stats.mean), stats.bootstrap_ci(ok, stats.iqm)
+        f, ev = g.finals(), _evaluations(g)
+        m, q = stats.estimate(f, stats.mean), stats.estimate(f, stats.iqm)
         envs = sorted({str(r.config.get("env_id")) for r in g.runs})
         steps = min(r.trained_steps for r in g.runs)
         per_seed = ", ".join(f"{r.config.get('seed')}: {_fmt(v)}" for r, v in zip(g.runs, f, strict=True))
-        lines.append(f"| {g.name} | {', '.join(envs)} | {len(g.runs)} | {steps} | {per_seed} | "
-                     f"{_fmt(m)} [{_fmt(mci[0])}, {_fmt(mci[1])}] | {_fmt(q)} [{_fmt(qci[0])}, {_fmt(qci[1])}] |")
+        line = f"| {g.name} | {', '.join(envs)} | {len(g.runs)} | {steps} | {per_seed} | {_cell(m)} | {_cell(q)} |"
+        eq = stats.estimate(ev, stats.iqm)
+        if evaluated:
+            per_eval = ", ".join(f"{r.config.get('seed')}: {_fmt(v)}" for r, v in zip(g.runs, ev, strict=True))
+            line += f" {per_eval} | {_cell(eq) if eq.n[0] else '- (not evaluated)'} |"
+        lines.append(line)
         rows.append({"group": g.name, "env": envs, "seeds": [r.config.get("seed") for r in g.runs],
-                     "min_steps": steps, "final_returns": [float(v) for v in f], "mean": m, "mean_ci": mci,
-                     "iqm": q, "iqm_ci": qci, "status": [r.status for r in g.runs],
-                     "evaluation": [r.evaluation for r in g.runs],
+                     "min_steps": steps, "final_returns": [float(v) for v in f], "mean": m.value, "mean_ci": _ci(m),
+                     "iqm": q.value, "iqm_ci": _ci(q), "interval": q.reason or "stratified bootstrap",
+                     "status": [r.status for r in g.runs], "evaluation": [r.evaluation for r in g.runs],
+                     "evaluation_step": [r.evaluation_step for r in g.runs],
+                     "evaluation_iqm": eq.value, "evaluation_iqm_ci": _ci(eq),
                      "scale": sorted({f"{r.config.get('scale')} {r.config.get('scale_params')} "
                                       f"alpha={r.config.get('alpha')}" for r in g.runs})})
-    if len(groups) == 2:
-        a, b = (g.finals()[~np.isnan(g.finals())] for g in groups)
-        if a.size and b.size:
-            d_mean = float(np.mean(b) - np.mean(a))
-            d_iqm = float(stats.iqm(b) - stats.iqm(a))
-            ci_m = stats.bootstrap_diff_ci(a, b, stats.mean)
-            ci_q = stats.bootstrap_diff_ci(a, b, stats.iqm)
-            lines.append("")
-            lines.append(f"{groups[1].name} − {groups[0].name}: mean {_fmt(d_mean)} [{_fmt(ci_m[0])}, "
-                         f"{_fmt(ci_m[1])}], IQM {_fmt(d_iqm)} [{_fmt(ci_q[0])}, {_fmt(ci_q[1])}] "
-                         "(95% bootstrap over seeds)")
-            rows.append({"difference": f"{groups[1].name} - {groups[0].name}", "mean": d_mean,
-                         "mean_ci": ci_m, "iqm": d_iqm, "iqm_ci": ci_q})
+    if len(groups) > 1:
+        base = groups[0]
+        lines += ["", f"| against {base.name} | return | IQM difference [95% CI] | P(group > {base.name}) [95% CI] |",
+                  "|---|---|---|---|"]
+        measures: list[tuple[str, Callable[[Group], np.ndarray]]] = [("training", Group.finals)]
+        if evaluated:
+            measures.append(("evaluation", _evaluations))
+        for g in groups[1:]:
+            for what, values in measures:
+                x, y = values(g), values(base)
+                if what == "evaluation" and not (np.isfinite(x).any() and np.isfinite(y).any()):
+                    continue  # a group that was not evaluated is compared on training returns only
+                d, p = stats.difference(x, y, stats.iqm), stats.improvement(x, y)
+                lines.append(f"| {g.name} | {what} | {_cell(d)} | {_cell(p, _prob)} |")
+                rows.append({"comparison": f"{g.name} vs {base.name}", "return": what,
+                             "iqm_difference": d.to_json(), "probability_of_improvement": p.to_json()})
     note = (f"final return: mean training-episode return over the last {FINAL_FRACTION:.0%} of each run's steps "
-            f"(at least its last {CURVE_EPISODES} episodes); CIs: percentile bootstrap over seeds, 10000 resamples")
+            f"(at least its last {CURVE_EPISODES} episodes)"
+            + ("; evaluation return: deterministic policy, mean over the episodes of the run's evaluation.json "
+               "(pgcheck evaluate)" if evaluated else "")
+            + f". CIs: 95% percentile intervals of rliable's stratified bootstrap over seeds, {stats.REPS} "
+            f"resamples, only where every group involved has at least {stats.MIN_RUNS} seeds (fewer make a "
+            "percentile bootstrap degenerate); IQM: interquartile mean with fractional weights (agents/stats.py); "
+            "P(X > Y): probability that a run of X beats a run of Y, ties counting 1/2")
     return "\n".join(lines) + "\n\n" + note + "\n", rows
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
 def plot(groups: list[Group], out: Path, points: int = 100) -> None:
+    """Learning curves (bands from ``stats.MIN_RUNS`` seeds), deterministic evaluations at their checkpoint step,
+    and, when a group has enough seeds, the performance profile of the final training returns."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    finals = [stats.finite(g.finals()) for g in groups]
+    profiled = any(f.size >= stats.MIN_RUNS for f in finals)
+    fig, axes = plt.subplots(1, 2 if profiled else 1, figsize=(12 if profiled else 7, 4.5), squeeze=False)
+    ax = axes[0, 0]
     last = max((r.last_step for g in groups for r in g.runs), default=0)
     grid = np.linspace(0, max(last, 1), points)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors: list[Any] = []
     for g in groups:
-        curves = np.array([r.curve(grid) for r in g.runs])
-        m, lo, hi = stats.band(curves)
-        line = ax.plot(grid, m, label=f"{g.name} ({len(g.runs)} seed{'' if len(g.runs) == 1 else 's'})")[0]
-        ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+        b = stats.band(np.array([r.curve(grid) for r in g.runs]))
+        label = f"{g.name} ({_seeds(len(g.runs))}{'' if b.lo is not None else ', no band: < ' + str(stats.MIN_RUNS)})"
+        line = ax.plot(grid, b.value, label=label)[0]
+        colors.append(line.get_color())
+        if b.lo is not None and b.hi is not None:
+            ax.fill_between(grid, b.lo, b.hi, color=line.get_color(), alpha=0.2, linewidth=0)
+        evals = [(r.evaluation_step, r.evaluation) for r in g.runs
+                 if r.evaluation is not None and r.evaluation_step is not None]
+        if evals:
+            xs, ys = np.array(evals, dtype=np.float64).T
+            ax.scatter(xs, ys, marker="x", color=line.get_color(), s=25, zorder=3,
+                       label=f"{g.name}: deterministic evaluation ({_seeds(len(evals))})")
+            e = stats.estimate(ys, stats.iqm)
+            if e.lo is not None and e.hi is not None:
+                ax.errorbar([float(np.median(xs))], [e.value], yerr=[[e.value - e.lo], [e.hi - e.value]],
+                            fmt="D", color=line.get_color(), capsize=4, zorder=4)
     envs = sorted({str(r.config.get("env_id")) for g in groups for r in g.runs})
     ax.set_title(", ".join(envs))
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"training return (mean of last {CURVE_EPISODES} episodes)")
+    ax.set_ylabel(f"return (training: mean of last {CURVE_EPISODES} episodes)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.text(0.99, 0.01, "band: 95% bootstrap CI of the mean over seeds", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=7, alpha=0.7)
+    ax.legend(fontsize=7)
+    ax.text(0.99, 0.01, f"band: 95% pointwise stratified bootstrap CI of the mean (≥ {stats.MIN_RUNS} seeds); "
+            "x: deterministic evaluation per seed, ◆: its IQM [95% CI]", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=6, alpha=0.7)
+    if profiled:
+        pax = axes[0, 1]
+        pooled = np.concatenate(finals)
+        taus = np.linspace(float(pooled.min()), float(pooled.max()), 60)
+        for g, f, color in zip(groups, finals, colors, strict=True):
+            p = stats.performance_profile(f, taus)
+            pax.plot(taus, p.value, color=color,
+                     label=f"{g.name} ({_seeds(p.n)}{'' if p.lo is not None else ', no band'})")
+            if p.lo is not None and p.hi is not None:
+                pax.fill_between(taus, p.lo, p.hi, color=color, alpha=0.2, linewidth=0)
+        pax.set_xlabel("final training return τ")
+        pax.set_ylabel("fraction of runs with final return > τ")
+        pax.set_title("performance profile (band: 95% CI, ≥ 5 seeds)")
+        pax.grid(alpha=0.3)
+        pax.legend(fontsize=7)
     fig.tight_layout()
     atomic_save(out, lambda tmp: fig.savefig(tmp, dpi=120, format="png"), suffix=".png")
     plt.close(fig)

@@ -237,8 +237,8 @@ def test_iqm_weights_and_bootstrap() -> None:
     np.testing.assert_allclose(stats.iqm_weights(4), [0, 0.5, 0.5, 0])
     assert float(stats.iqm(np.array([0.0, 10.0, 1000.0]))) == pytest.approx(1000 / 6 + 20 / 3)
     assert float(stats.iqm(np.array([1.0, 2.0, 3.0, 100.0]))) == pytest.approx(2.5)
-    lo, hi = stats.bootstrap_ci(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), stats.mean)
-    assert 1.0 <= lo < 3.0 < hi <= 5.0
+    e = stats.estimate(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), stats.mean)  # more in tests/test_stats.py
+    assert e.lo is not None and e.hi is not None and 1.0 <= e.lo < 3.0 < e.hi <= 5.0
 
 
 def test_flat_adam_and_clip_match_torch() -> None:
