@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "compare runs: learning curves (mean and 95-percent band) as PNG and final returns (IQM, bootstrap CIs)"
+HELP = ("compare runs: learning curves as PNG and final returns: IQM with stratified-bootstrap CIs from 5 seeds, "
+        "probability of improvement")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
