@@ -60,3 +60,29 @@ class RolloutBuffer:
             nv[t, i] = trunc_values[k]
         nv[self.terminated] = 0.0
         return nv
+
+
+class LaneBuffers:
+    """The rollout buffers of L lanes as stacked arrays (L, num_steps, num_envs, ...), written for all lanes at
+    once; ``lanes[l]`` is an ordinary :class:`RolloutBuffer` whose arrays are the (contiguous) views of row l,
+    so each lane's rollout is evaluated by the single-run code."""
+
+    def __init__(self, lanes: int, num_steps: int, num_envs: int, obs_dim: int, act_dim: int) -> None:
+        shape = (lanes, num_steps, num_envs)
+        self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((*shape, act_dim), dtype=np.float32)
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.dones = np.zeros(shape, dtype=bool)
+        self.last_obs = np.zeros((lanes, num_envs, obs_dim), dtype=np.float32)
+        self.lanes: list[RolloutBuffer] = []
+        for i in range(lanes):
+            buf = RolloutBuffer(0, num_envs, obs_dim, act_dim)
+            buf.num_steps = num_steps
+            buf.obs, buf.actions, buf.rewards = self.obs[i], self.actions[i], self.rewards[i]
+            buf.terminated, buf.dones, buf.last_obs = self.terminated[i], self.dones[i], self.last_obs[i]
+            self.lanes.append(buf)
+
+    def reset(self) -> None:
+        for buf in self.lanes:
+            buf.reset()

@@ -21,7 +21,7 @@ from pgcheck.check import checked_scale
 from pgcheck.cli import main
 
 TINY: dict[str, Any] = {"env_id": "Hopper-v5", "total_steps": 192, "num_steps": 64, "minibatch_size": 32,
-                        "update_epochs": 2, "checkpoint_every": 1}
+                        "update_epochs": 2, "checkpoint_every": 1, "exact_lanes": True}
 MLA: dict[str, Any] = {"scale": "mla_ppo", "scale_params": {"ao": "0.1", "ar": "1.0", "eps": "0.2"}, "alpha": 0.01}
 TIMING = ("time", "sps", "physics_seconds", "acting_seconds", "update_seconds")
 
@@ -49,7 +49,8 @@ def test_each_lane_follows_the_single_run_trainer_bitwise() -> None:
             assert {k: v for k, v in m.items() if k not in TIMING} == \
                 {k: v for k, v in lm[i].items() if k not in TIMING}, f"lane {i} metrics"
         lane = trainer.lanes[i]
-        assert np.array_equal(single.obs_norm.rms.mean, lane.obs_norm.rms.mean)
+        assert np.array_equal(single.obs_norm.rms.mean, trainer.obs_norm.rms.mean[i])
+        assert single.rew_scale.state_dict()["rms"] == pytest.approx(trainer.rew_scale.lane_state(i)["rms"], abs=0)
         assert single.act_rng.bit_generator.state == lane.act_rng.bit_generator.state
         assert single.mb_rng.bit_generator.state == lane.mb_rng.bit_generator.state
         assert np.array_equal(single.obs, lane.obs)
@@ -142,7 +143,8 @@ def test_cli_trains_seeds_as_lanes_and_evaluate_compare_read_them(tmp_path: Path
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "runs"
     code = main(["train", "--seeds", "0-1", "--total-steps", "128", "--set", "num_steps=64", "--set",
-                 "minibatch_size=32", "--set", "update_epochs=1", "--out", str(out), "--no-progress"])
+                 "minibatch_size=32", "--set", "update_epochs=1", "--set", "exact_lanes=true", "--out", str(out),
+                 "--no-progress"])
     assert code == 0, capsys.readouterr().err
     for s in (0, 1):
         status = json.loads((out / f"seed_{s}" / "status.json").read_text())
@@ -166,7 +168,8 @@ FAST = ["--total-steps", "128", "--set", "num_steps=64", "--set", "minibatch_siz
 def test_cli_presets_are_lanes_of_one_process_with_own_directories(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "both"
-    code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-1", "--out", str(out), *FAST])
+    code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-1", "--out", str(out), *FAST,
+                 "--set", "exact_lanes=true"])
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["mla-ppo", "ppo"]
     for label, scale in (("ppo", "ppo"), ("mla-ppo", "mla_ppo")):
