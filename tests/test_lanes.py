@@ -304,8 +304,8 @@ def test_value_clip_follows_the_scales_eps_unless_set() -> None:
     # the loss uses it: values moved by 0.25 from V_old are clipped at ε = 0.2, not at ε = 0.3
     g = torch.Generator().manual_seed(0)
     old = torch.randn(64, generator=g)
-    batch = RolloutBatch(torch.randn(64, 11, generator=g), torch.randn(64, 3, generator=g), torch.randn(64, generator=g),
-                         old, torch.randn(64, generator=g), old + 1.0)
+    batch = RolloutBatch(torch.randn(64, 11, generator=g), torch.randn(64, 3, generator=g),
+                         torch.randn(64, generator=g), old, torch.randn(64, generator=g), old + 1.0)
     heads = _Heads(torch.randn(64, generator=g), old + 0.25)
     scale = checked_scale("ppo", {"eps": "0.3"})
     loss_03 = ppo_loss(heads, scale, PPOConfig(scale_params={"eps": "0.3"}), batch)[1]["value_loss"]
