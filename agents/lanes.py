@@ -319,29 +319,24 @@ def loss_groups(lanes: Sequence[tuple[PPOConfig, CheckedScale]]) -> list[LossGro
 
 
 class _LaneActor:
-    """The lanes' :class:`~agents.policy.NumpyActor` for one rollout, as one: per layer, the single-run matrix
-    product per lane (the same call, so the same bits), then the bias and tanh of all lanes in one operation
-    each (elementwise, so the same bits)."""
+    """The lanes' :class:`~agents.policy.NumpyActor` for one rollout, as one: per layer one stacked matrix
+    product over the lane axis (``numpy.matmul`` runs the same product per lane as the single-run
+    ``h @ w``: the same bits, checked by the bitwise tests), then the bias and tanh, elementwise."""
 
-    def __init__(self, policies: Sequence[ActorCritic], active: Sequence[int]) -> None:
+    def __init__(self, policies: Sequence[ActorCritic]) -> None:
         actors = [p.numpy_actor() for p in policies]
-        self.active = list(active)
-        self.weights = [[a.weights[k] for a in actors] for k in range(len(actors[0].weights))]
+        self.weights = [np.stack([a.weights[k] for a in actors]) for k in range(len(actors[0].weights))]
         self.biases = [np.stack([a.biases[k] for a in actors])[:, None] for k in range(len(actors[0].biases))]
         self.std = np.stack([a.std for a in actors])[:, None]          # (L, 1, act_dim)
 
     def mean(self, obs: np.ndarray) -> np.ndarray:
-        """μ(s) of lane l's policy for ``obs[l]`` (L, n, obs_dim) float32; zeros for lanes not active."""
+        """μ(s) of lane l's policy for ``obs[l]``, (L, n, obs_dim) float32."""
         h = obs
         last = len(self.weights) - 1
-        for k, (ws, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            z = np.zeros((h.shape[0], h.shape[1], b.shape[-1]), dtype=np.float32)
-            for i in self.active:
-                np.matmul(h[i], ws[i], out=z[i])
-            z += b
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = np.matmul(h, w) + b
             if k < last:
-                np.tanh(z, out=z)
-            h = z
+                np.tanh(h, out=h)
         return h
 
 
@@ -465,7 +460,7 @@ class LaneTrainer:
         L, n_envs, T = self.num_lanes, self.config.num_envs, self.config.num_steps
         active = self.active
         failed = [i for i in range(L) if i not in active]
-        actor = _LaneActor([self.lanes[i].policy for i in range(L)], active)
+        actor = _LaneActor([ln.policy for ln in self.lanes])
         # each lane's action noise for the whole rollout, drawn at once from its stream: the same numbers, in
         # the same order, as PPO's one draw per step
         noise = np.zeros((L, T, n_envs, self.act_dim), dtype=np.float32)

@@ -388,3 +388,27 @@ def _rows(path: Path) -> list[dict[str, str]]:
     """A CSV's rows without the wall-clock columns."""
     with open(path, newline="") as fh:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
+
+
+def test_lanes_of_several_envs_and_without_normalisation_follow_the_single_run_trainer_bitwise() -> None:
+    # two worlds per lane (the normalisers' batch merge, the stacked actor on n > 1) and lanes that switch
+    # observation or reward normalisation off (their statistics stay untouched, as the single run's)
+    base: dict[str, Any] = {**TINY, "num_envs": 2, "num_steps": 32, "total_steps": 128}
+    configs = [PPOConfig(**base, seed=0), PPOConfig(**base, seed=1, norm_obs=False),
+               PPOConfig(**base, **MLA, seed=2, norm_reward=False, gamma=0.95)]
+    lanes = _lanes(configs)
+    trainer = LaneTrainer(lanes)
+    trainer.learn()
+    for i, (config, scale) in enumerate(lanes):
+        single = PPO(config, scale)
+        single.learn()
+        assert torch.equal(single.flat_params.detach(), trainer.stack.flat[i]), f"lane {i} parameters"
+        state = trainer.lane_state_dict(i)
+        for key in ("obs_norm", "rew_scale"):
+            ours, theirs = state[key], single.state_dict()[key]
+            assert ours.keys() == theirs.keys()
+            for k in ours:
+                if k == "rms":
+                    assert all(np.array_equal(ours[k][m], theirs[k][m]) for m in ("mean", "var", "count")), key
+                else:
+                    assert np.array_equal(ours[k], theirs[k]), f"lane {i} {key}.{k}"
