@@ -1,33 +1,46 @@
-"""Lanes: several PPO runs of one task trained together in one process, each exactly as :class:`agents.ppo.PPO`
-would train it alone.
+"""Lanes: several PPO runs of one task trained together in one process, each as :class:`agents.ppo.PPO` would
+train it alone.
 
 A lane is one run — its :class:`~agents.ppo.PPOConfig` (scale function and parameters, α, β, seed, ...) and
 its :class:`~pgcheck.certificate.CheckedScale` — with its own worlds, parameters, Adam state, normalisation
-statistics and RNG streams. :class:`LaneTrainer` steps the worlds of all lanes in one
-:class:`~agents.tasks.BatchedTask` call, keeps the parameters of all lanes stacked in one ``(L, P)`` tensor,
-and per minibatch index runs one forward pass over the lane axis, one backward
-pass and one Adam step for all lanes. Each lane's loss is :func:`agents.ppo.ppo_loss` with the lane's own
-scale and configuration, evaluated on that lane's slice of the batched outputs, so the loss (and the proof
-suite's ``ppo-trainer`` claim on it) is the single-run trainer's.
+statistics and RNG streams. :class:`LaneTrainer` runs the single-run loop (rollout, evaluation, epochs of
+minibatches) once for all lanes, with a lane axis in front of every array:
 
-What keeps a lane on the single-run trainer's trajectory, bitwise on CPU (``tests/test_lanes.py``):
+1. rollout: the worlds of all lanes are stepped in one :class:`~agents.tasks.BatchedTask` call; observation
+   normalisation, the actor, the action noise, reward scaling and the buffers work on (L, ...) arrays
+   (:class:`~agents.normalize.LaneObsNormalizer`, :class:`~agents.normalize.LaneRewardScaler`,
+   :class:`~agents.buffer.LaneBuffers`);
+2. evaluation: :func:`agents.ppo.evaluate_rollout` on each lane's own network and buffer;
+3. update: per minibatch index one forward pass over the lane axis, one loss call per :class:`LossGroup`
+   (lanes sharing the scale function and the loss fields: :func:`agents.ppo.ppo_loss` on their (G, B) rows, so
+   f is evaluated once per group and the loss — and the proof suite's ``ppo-trainer`` claim on it — is the
+   single-run trainer's), one backward pass, one per-row gradient clip and one Adam step for all lanes.
+
+The default forward pass (``exact_lanes = False``) is one ``baddbmm`` per layer for all lanes: other GEMM
+blocking than the single run's ``addmm``, so a lane stays within float32 rounding of the single-run
+trajectory (``tests/test_lanes.py`` states and checks the tolerance after several updates). With
+``exact_lanes`` (``LaneTrainer(exact=True)``) a lane follows the single-run trainer bitwise on CPU, because:
 
 * world ``j`` of lane ``l`` is reset with seed ``seed_l · 1000 + j``, as ``PPO`` resets its vector env, and
   :class:`~agents.tasks.BatchedTask` is bitwise Gymnasium per world;
-* lane ``l`` initialises its network after ``torch.manual_seed(seed_l)`` and draws its action noise and
-  minibatch permutations from ``SeedSequence(seed_l).spawn(2)``, in the single-run order;
-* the acting forward pass, the rollout's values and log-probabilities are the single-run code on the
-  lane's own :class:`~agents.policy.ActorCritic` (whose parameters are views into the stacked tensor);
-* the batched forward calls the single-run ``addmm`` per lane (``exact=True``, the default; one ``baddbmm``
-  per layer is faster but not bitwise), each lane's parameter row starts 64-byte aligned as the single-run
-  flat tensor does (BLAS picks kernels by alignment), and Adam and the gradient-norm clip
+* lane ``l`` initialises its network after ``torch.manual_seed(seed_l)`` and draws its action noise (a
+  rollout's worth at once: the same numbers in the same order) and minibatch permutations from
+  ``SeedSequence(seed_l).spawn(2)``, in the single-run order;
+* every stacked operation of the rollout is elementwise, or a per-lane product/reduction over the same axis
+  in the same order as the single run's; the rollout's values and log-probabilities are the single-run code
+  on the lane's own :class:`~agents.policy.ActorCritic` (whose parameters are views into the stacked tensor);
+* the batched forward calls the single-run ``addmm`` per lane, each lane's parameter row and buffer row
+  starts 64-byte aligned (BLAS picks kernels by alignment), and Adam and the gradient-norm clip
   (``torch.nn.utils.clip_grad_norm_``'s rule) are elementwise or per-row reductions.
+
+Both modes are deterministic, so a stopped or killed run resumes bitwise.
 
 A lane whose advantages, loss or gradient norm is not finite stops alone (:attr:`LaneTrainer.failed`); its
 parameters are no longer stepped and its worlds get zero actions, while the other lanes go on.
 
 Per-lane hyperparameters are CleanRL's ``ppo_continuous_action.py`` defaults (via :class:`PPOConfig`), so a
-lane's result is comparable with published single runs.
+lane's result is comparable with published single runs; the update is the paper's ``Uπ(f)`` (eq. 30) with ΔR
+of eq. 29, as in :mod:`agents.ppo`.
 """
 
 from __future__ import annotations

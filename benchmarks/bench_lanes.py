@@ -226,7 +226,7 @@ def _sum(rs: list[dict[str, Any]], key: str) -> float:
 
 
 def _median_row(rounds: list[list[dict[str, Any]]], key: str) -> float:
-    return statistics.median(_sum(rs, key) for rs in rounds)
+    return float(statistics.median(_sum(rs, key) for rs in rounds))
 
 
 def main() -> None:
