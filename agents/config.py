@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
 from typing import Any
+
+DEFAULT_CLIP = 0.2       # CleanRL's clip_coef
 
 
 def _f(default: Any, help: str) -> Any:
@@ -50,7 +53,8 @@ class PPOConfig:
     adam_eps: float = _f(1e-5, "Adam's ε")
     norm_adv: bool = _f(True, "normalise advantages per minibatch")
     clip_vloss: bool = _f(True, "clip V around its rollout value (CleanRL's clip_vloss)")
-    vf_clip: float = _f(0.2, "the value-clip range (the presets set it to the policy's ε)")
+    vf_clip: float | None = _f(None, "the value-clip range; none: the scale's parameter eps where it has one, "
+                               "else 0.2 (CleanRL's one clip coefficient for policy and value)")
     vf_coef: float = _f(0.5, "weight of the value loss")
     max_grad_norm: float = _f(0.5, "global gradient-norm clip")
     target_kl: float | None = _f(None, "stop an update's epochs early above this KL (none: never)")
@@ -61,6 +65,9 @@ class PPOConfig:
     # machinery
     device: str = _f("auto", "auto | cpu | cuda")
     torch_threads: int = _f(1, "torch intra-op threads")
+    exact_lanes: bool = _f(False, "lanes (several runs of a batched task in one process): one GEMM per lane, bitwise "
+                           "the single-run trainer; false: one batched GEMM for all lanes (faster, within float32 "
+                           "rounding of it)")
     checkpoint_every: int = _f(5, "updates between checkpoints (and always at the end)")
 
     @property
@@ -70,6 +77,22 @@ class PPOConfig:
     @property
     def num_updates(self) -> int:
         return self.total_steps // self.batch_size
+
+    @property
+    def value_clip(self) -> float:
+        """The range of the value clip (``clip_vloss``): ``vf_clip`` if set, else the scale's ``eps`` where it
+        has one, else 0.2. CleanRL's ``ppo_continuous_action.py`` clips the value with the policy's
+        ``clip_coef``, and Table 2 of the paper gives one ε per environment (0.3 on Humanoid), so a run that
+        changes ε (``--param eps=``, ``--grid eps=``) moves its value clip with it."""
+        if self.vf_clip is not None:
+            return float(self.vf_clip)
+        eps = self.scale_params.get("eps")
+        if eps is None:
+            return DEFAULT_CLIP
+        try:
+            return float(Fraction(eps.strip()))
+        except (ValueError, ZeroDivisionError):
+            return DEFAULT_CLIP   # not plain decimal text: checked_scale reads it; the value clip keeps 0.2
 
     def problems(self) -> list[str]:
         """What is wrong with this configuration, in words (empty when it is usable)."""
@@ -85,6 +108,8 @@ class PPOConfig:
             out.append(f"total_steps ({self.total_steps}) is less than one rollout ({self.batch_size})")
         if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
             out.append("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        if self.vf_clip is not None and not self.vf_clip > 0:
+            out.append(f"vf_clip must be positive (or none), not {self.vf_clip}")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             out.append("learning_rate and max_grad_norm must be positive")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -92,10 +92,18 @@ class _Progress(Callback):
                    "sps": metrics["sps"], "recent_return": metrics["recent_return"]})
 
 
+def physics_threads(processes: int = 1) -> int:
+    """Physics threads for each of ``processes`` lane processes running at once: the CPUs this process may use,
+    shared out (at least 1). ``mujoco.batch`` releases the GIL, so the threads use cores the learner leaves."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // max(1, processes))
+
+
 def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | None = None,
-                  stop_after_updates: int | None = None) -> list[JobResult]:
-    """Train (or continue) the runs ``run_dirs`` as lanes of one trainer. Never raises for a NaN loss: that
-    lane stops, keeps its last good checkpoint and its result (and status.json) say why; the others go on."""
+                  stop_after_updates: int | None = None, nthread: int | None = None) -> list[JobResult]:
+    """Train (or continue) the runs ``run_dirs`` as lanes of one trainer, its physics on ``nthread`` threads
+    (default :func:`physics_threads`). Never raises for a NaN loss: that lane stops, keeps its last good
+    checkpoint and its result (and status.json) say why; the others go on."""
     runs = [Path(r) for r in run_dirs]
     configs = [read_config(r) for r in runs]
     scales = [run_scale(r, c) for r, c in zip(runs, configs, strict=True)]
@@ -106,7 +114,8 @@ def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | 
     if len(indices) > 1:
         raise UserError(f"the runs {', '.join(map(str, runs))} are at different updates; resume them separately")
     torch.set_num_threads(configs[0].torch_threads)
-    trainer = LaneTrainer(list(zip(configs, scales, strict=True)))
+    trainer = LaneTrainer(list(zip(configs, scales, strict=True)),
+                          nthread=physics_threads() if nthread is None else nthread)
     for i, state in enumerate(states):
         if state is not None:
             trainer.load_lane_state_dict(i, state)
@@ -198,8 +207,8 @@ def lane_groups(jobs: Sequence[tuple[str, bool]], workers: int) -> tuple[list[li
     return groups, single
 
 
-def _group_worker(runs: list[str], resume: bool, q: Any) -> list[JobResult]:
-    return run_lanes_job(runs, resume, progress=q.put if q is not None else None)
+def _group_worker(runs: list[str], resume: bool, q: Any, nthread: int) -> list[JobResult]:
+    return run_lanes_job(runs, resume, progress=q.put if q is not None else None, nthread=nthread)
 
 
 def run_groups_local(groups: Sequence[Sequence[str]], resume: bool, workers: int,
@@ -221,7 +230,8 @@ def run_groups_local(groups: Sequence[Sequence[str]], resume: bool, workers: int
         with ctx.Manager() as manager:
             q = manager.Queue()
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = [pool.submit(_group_worker, list(g), resume, q) for g in groups]
+                nthread = physics_threads(min(workers, len(groups)))
+                futures = [pool.submit(_group_worker, list(g), resume, q, nthread) for g in groups]
                 while not all(f.done() for f in futures):
                     _drain(q, bars, timeout=0.2)
                 _drain(q, bars, timeout=0.0)
@@ -241,7 +251,7 @@ def run_groups_ray(groups: Sequence[Sequence[str]], resume: bool, address: str |
     ray.init(address=address, ignore_reinit_error=True,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
     remote_job = ray.remote(num_cpus=1)(run_lanes_job)
-    refs = [remote_job.remote(list(g), resume) for g in groups]
+    refs = [remote_job.remote(list(g), resume, None, None, 1) for g in groups]   # one CPU each: one physics thread
     results: list[JobResult] = []
     pending = list(refs)
     while pending:

@@ -1,39 +1,54 @@
-"""Lanes: several PPO runs of one task trained together in one process, each exactly as :class:`agents.ppo.PPO`
-would train it alone.
+"""Lanes: several PPO runs of one task trained together in one process, each as :class:`agents.ppo.PPO` would
+train it alone.
 
 A lane is one run — its :class:`~agents.ppo.PPOConfig` (scale function and parameters, α, β, seed, ...) and
 its :class:`~pgcheck.certificate.CheckedScale` — with its own worlds, parameters, Adam state, normalisation
-statistics and RNG streams. :class:`LaneTrainer` steps the worlds of all lanes in one
-:class:`~agents.tasks.BatchedTask` call, keeps the parameters of all lanes stacked in one ``(L, P)`` tensor,
-and per minibatch index runs one forward pass over the lane axis, one backward
-pass and one Adam step for all lanes. Each lane's loss is :func:`agents.ppo.ppo_loss` with the lane's own
-scale and configuration, evaluated on that lane's slice of the batched outputs, so the loss (and the proof
-suite's ``ppo-trainer`` claim on it) is the single-run trainer's.
+statistics and RNG streams. :class:`LaneTrainer` runs the single-run loop (rollout, evaluation, epochs of
+minibatches) once for all lanes, with a lane axis in front of every array:
 
-What keeps a lane on the single-run trainer's trajectory, bitwise on CPU (``tests/test_lanes.py``):
+1. rollout: the worlds of all lanes are stepped in one :class:`~agents.tasks.BatchedTask` call; observation
+   normalisation, the actor, the action noise, reward scaling and the buffers work on (L, ...) arrays
+   (:class:`~agents.normalize.LaneObsNormalizer`, :class:`~agents.normalize.LaneRewardScaler`,
+   :class:`~agents.buffer.LaneBuffers`);
+2. evaluation: :func:`agents.ppo.evaluate_rollout` on each lane's own network and buffer;
+3. update: per minibatch index one forward pass over the lane axis, one loss call per :class:`LossGroup`
+   (lanes sharing the scale function and the loss fields: :func:`agents.ppo.ppo_loss` on their (G, B) rows, so
+   f is evaluated once per group and the loss — and the proof suite's ``ppo-trainer`` claim on it — is the
+   single-run trainer's), one backward pass, one per-row gradient clip and one Adam step for all lanes.
+
+The default forward pass (``exact_lanes = False``) is one ``baddbmm`` per layer for all lanes: other GEMM
+blocking than the single run's ``addmm``, so a lane stays within float32 rounding of the single-run
+trajectory (``tests/test_lanes.py`` states and checks the tolerance after several updates). With
+``exact_lanes`` (``LaneTrainer(exact=True)``) a lane follows the single-run trainer bitwise on CPU, because:
 
 * world ``j`` of lane ``l`` is reset with seed ``seed_l · 1000 + j``, as ``PPO`` resets its vector env, and
   :class:`~agents.tasks.BatchedTask` is bitwise Gymnasium per world;
-* lane ``l`` initialises its network after ``torch.manual_seed(seed_l)`` and draws its action noise and
-  minibatch permutations from ``SeedSequence(seed_l).spawn(2)``, in the single-run order;
-* the acting forward pass, the rollout's values and log-probabilities are the single-run code on the
-  lane's own :class:`~agents.policy.ActorCritic` (whose parameters are views into the stacked tensor);
-* the batched forward calls the single-run ``addmm`` per lane (``exact=True``, the default; one ``baddbmm``
-  per layer is faster but not bitwise), each lane's parameter row starts 64-byte aligned as the single-run
-  flat tensor does (BLAS picks kernels by alignment), and Adam and the gradient-norm clip
+* lane ``l`` initialises its network after ``torch.manual_seed(seed_l)`` and draws its action noise (a
+  rollout's worth at once: the same numbers in the same order) and minibatch permutations from
+  ``SeedSequence(seed_l).spawn(2)``, in the single-run order;
+* every stacked operation of the rollout is elementwise, or a per-lane product/reduction over the same axis
+  in the same order as the single run's; the rollout's values and log-probabilities are the single-run code
+  on the lane's own :class:`~agents.policy.ActorCritic` (whose parameters are views into the stacked tensor);
+* the batched forward calls the single-run ``addmm`` per lane, each lane's parameter row and buffer row
+  starts 64-byte aligned (BLAS picks kernels by alignment), and Adam and the gradient-norm clip
   (``torch.nn.utils.clip_grad_norm_``'s rule) are elementwise or per-row reductions.
+
+Both modes are deterministic, so a stopped or killed run resumes bitwise.
 
 A lane whose advantages, loss or gradient norm is not finite stops alone (:attr:`LaneTrainer.failed`); its
 parameters are no longer stepped and its worlds get zero actions, while the other lanes go on.
 
 Per-lane hyperparameters are CleanRL's ``ppo_continuous_action.py`` defaults (via :class:`PPOConfig`), so a
-lane's result is comparable with published single runs.
+lane's result is comparable with published single runs; the update is the paper's ``Uπ(f)`` (eq. 30) with ΔR
+of eq. 29, as in :mod:`agents.ppo`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,8 +57,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.buffer import RolloutBuffer
-from agents.normalize import ObsNormalizer, RewardScaler
+from agents.buffer import LaneBuffers, RolloutBuffer
+from agents.normalize import LaneObsNormalizer, LaneRewardScaler
 from agents.policy import LOG_2PI, ActorCritic
 from agents.ppo import (
     Callback,
@@ -60,8 +75,14 @@ from pgcheck.certificate import CheckedScale
 
 # fields every lane of one trainer shares (they fix the shapes of the stacked tensors and the loop)
 SHARED_FIELDS = ("env_id", "total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
-                 "hidden_sizes", "norm_adv", "device", "torch_threads", "checkpoint_every")
+                 "hidden_sizes", "norm_adv", "device", "torch_threads", "checkpoint_every", "exact_lanes")
+# the fields agents.ppo.ppo_loss reads: lanes that share them (and the scale) share one loss call
+LOSS_FIELDS = ("alpha", "ent_coef", "vf_coef", "clip_vloss", "value_clip")
 ADAM_BETAS = (0.9, 0.999)   # FlatAdam's (and torch.optim.Adam's) defaults
+# The leaves of StackedActorCritic have their .grad as views into one flat (L, P) gradient, on purpose (the
+# backward pass accumulates into it in place, as it does into flatten_parameters' views for the single run);
+# autograd warns about that layout once. Only that warning is silenced.
+warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
 ROW_ALIGN = 16              # floats: 64 bytes, the alignment of torch's CPU allocations
 
 
@@ -101,8 +122,14 @@ class _Slot:
 
 
 class StackedActorCritic:
-    """The parameters of L :class:`ActorCritic` networks as one ``(L, P)`` leaf tensor (each row is the
-    lane's :func:`agents.policy.flatten_parameters` vector), with a forward pass over all lanes at once.
+    """The parameters of L :class:`ActorCritic` networks stacked along a lane axis, with a forward pass over
+    all lanes at once.
+
+    Storage is one ``(L, P)`` tensor (each row the lane's :func:`agents.policy.flatten_parameters` vector) and
+    its gradient, another; Adam and the gradient clip run on those. Autograd sees one leaf per parameter,
+    ``(L, *shape)``, whose data and ``.grad`` are views into the two, so the backward pass accumulates into the
+    flat gradient in place (a leaf that were a slice of the flat tensor would make autograd build and add a
+    full ``(L, P)`` zero tensor per parameter: measured 58% of a 16-lane minibatch step).
 
     ``policies[l]`` is an ordinary ``ActorCritic`` whose parameters are views into row ``l``: it serves
     acting, the rollout's values, checkpoints and evaluation with the single-run code."""
@@ -120,18 +147,25 @@ class StackedActorCritic:
         # Rows are padded to a multiple of ROW_ALIGN floats so that every row starts 64-byte aligned, as the
         # single-run flat tensor does: BLAS picks its kernel by alignment, and a parameter at another
         # alignment gives other bits (measured: matrix-vector products of the value head).
+        L = len(rows)
         self.num_params = offset
         padded = -(-offset // ROW_ALIGN) * ROW_ALIGN
-        self.storage = torch.zeros(len(rows), padded, device=rows[0].device, requires_grad=True)
-        self.storage.data[:, :offset] = torch.stack(rows)
-        self.storage.grad = torch.zeros_like(self.storage)
+        self.storage = torch.zeros(L, padded, device=rows[0].device)
+        self.storage[:, :offset] = torch.stack(rows)
+        self.grad_storage = torch.zeros(L, padded, device=rows[0].device)
         self.flat = self.storage[:, :offset]             # (L, P) views, row stride `padded`
-        self.grad = self.storage.grad[:, :offset]
+        self.grad = self.grad_storage[:, :offset]
+        self.params: dict[str, torch.Tensor] = {}
+        for slot in self.slots:
+            leaf = torch.empty(0, requires_grad=True)
+            leaf.data = self.storage[:, slot.offset:slot.offset + slot.numel].view(L, *slot.shape)
+            leaf.grad = self.grad_storage[:, slot.offset:slot.offset + slot.numel].view(L, *slot.shape)
+            self.params[slot.name] = leaf
         for lane, pol in enumerate(policies):
             if [n for n, _ in pol.named_parameters()] != names:
                 raise ValueError("the lanes' networks differ in structure")
             for slot, p in zip(self.slots, pol.parameters(), strict=True):
-                p.data = self.storage.data[lane, slot.offset:slot.offset + slot.numel].view(slot.shape)
+                p.data = self.storage[lane, slot.offset:slot.offset + slot.numel].view(slot.shape)
         n_actor = sum(1 for n in names if n.startswith("actor.") and n.endswith(".weight"))
         self._actor = [(f"actor.{2 * i}.weight", f"actor.{2 * i}.bias") for i in range(n_actor)]
         n_critic = sum(1 for n in names if n.startswith("critic.") and n.endswith(".weight"))
@@ -141,14 +175,13 @@ class StackedActorCritic:
     def num_lanes(self) -> int:
         return int(self.flat.shape[0])
 
-    def views(self) -> dict[str, torch.Tensor]:
-        """Differentiable (L, *shape) views of the stacked leaf, one per parameter."""
-        L = self.num_lanes
-        return {s.name: self.storage[:, s.offset:s.offset + s.numel].view(L, *s.shape) for s in self.slots}
+    def zero_grad(self) -> None:
+        self.grad_storage.zero_()      # in place: the leaves' .grad are views (never set them to None)
 
-    def _mlp(self, p: dict[str, torch.Tensor], layers: list[tuple[str, str]], x: torch.Tensor) -> torch.Tensor:
+    def _mlp(self, layers: list[tuple[str, str]], x: torch.Tensor) -> torch.Tensor:
         # ActorCritic._forward with a lane axis. exact: the single-run addmm per lane (same GEMM calls, same
         # bits, forward and backward); otherwise one baddbmm per layer (one GEMM call for all lanes)
+        p = self.params
         last = len(layers) - 1
         for i, (w, b) in enumerate(layers):
             if self.exact:
@@ -163,55 +196,52 @@ class StackedActorCritic:
     def heads(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``log π_θ(a|s)``, ``H(π_θ(·|s))`` and ``V(s)`` per lane and sample, (L, B) each, differentiable:
         :meth:`ActorCritic.log_prob_entropy` and :meth:`ActorCritic.value` with a lane axis in front."""
-        p = self.views()
-        mu = self._mlp(p, self._actor, obs)
-        log_std = p["log_std"]
+        mu = self._mlp(self._actor, obs)
+        log_std = self.params["log_std"]
         act_dim = mu.shape[-1]
         z = (actions - mu) * torch.exp(-log_std).unsqueeze(1)
         log_prob = -0.5 * (z * z).sum(-1) - log_std.sum(-1, keepdim=True) - 0.5 * LOG_2PI * act_dim
         entropy = (log_std.sum(-1, keepdim=True) + 0.5 * (1.0 + LOG_2PI) * act_dim).expand(mu.shape[0], mu.shape[1])
-        value = self._mlp(p, self._critic, obs).squeeze(-1)
+        value = self._mlp(self._critic, obs).squeeze(-1)
         return log_prob, entropy, value
 
 
 class LaneAdam:
     """:class:`agents.optim.FlatAdam` for each row of an (L, P) tensor, with its own step count, rate and eps
-    per row. Rows that share them are stepped by one set of whole-tensor operations (the same elementwise
-    arithmetic, so the same bits); otherwise row by row."""
+    per row. The rows stepped together that share (step, rate, eps) are one group, stepped by FlatAdam's five
+    whole-tensor operations (elementwise: the same bits per row); a group that is not every row is gathered
+    first and scattered back, in the same padded row layout (so each row is iterated as FlatAdam's tensor)."""
 
     def __init__(self, param: torch.Tensor, grad: torch.Tensor, lrs: Sequence[float], eps: Sequence[float]) -> None:
         self.param, self.grad = param, grad
-        L = param.shape[0]
+        L, P = param.shape
         self.lr = [float(v) for v in lrs]
         self.eps = [float(v) for v in eps]
         self.step_count = [0] * L
         # padded like the parameters (see StackedActorCritic), so each row is laid out as FlatAdam's tensor
-        self.exp_avg = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype,
-                                   device=param.device)[:, :param.shape[1]]
-        self.exp_avg_sq = torch.zeros(param.shape[0], param.stride(0), dtype=param.dtype,
-                                      device=param.device)[:, :param.shape[1]]
-        self.whole = True
+        self.exp_avg = torch.zeros(L, param.stride(0), dtype=param.dtype, device=param.device)[:, :P]
+        self.exp_avg_sq = torch.zeros(L, param.stride(0), dtype=param.dtype, device=param.device)[:, :P]
 
     @torch.no_grad()
     def step(self, lanes: Sequence[int]) -> None:
         """Step the rows ``lanes`` (the others are left exactly as they are)."""
-        b1, b2 = ADAM_BETAS
-        L = self.param.shape[0]
+        L, P = self.param.shape
         for i in lanes:
             self.step_count[i] += 1
-        keys = {(self.step_count[i], self.lr[i], self.eps[i]) for i in lanes}
-        if self.whole and len(lanes) == L and len(keys) == 1:
-            groups: list[tuple[slice | int, int]] = [(slice(None), lanes[0])]
-        else:
-            groups = [(i, i) for i in lanes]
-        for rows, i in groups:
-            g, m, v, p = self.grad[rows], self.exp_avg[rows], self.exp_avg_sq[rows], self.param[rows]
-            m.lerp_(g, 1.0 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-            bias1 = 1.0 - b1 ** self.step_count[i]
-            bias2 = 1.0 - b2 ** self.step_count[i]
-            denom = (v.sqrt() / math.sqrt(bias2)).add_(self.eps[i])
-            p.addcdiv_(m, denom, value=-self.lr[i] / bias1)
+        groups: dict[tuple[int, float, float], list[int]] = {}
+        for i in lanes:
+            groups.setdefault((self.step_count[i], self.lr[i], self.eps[i]), []).append(i)
+        tensors = (self.grad, self.exp_avg, self.exp_avg_sq, self.param)
+        for (step, lr, eps), rows in groups.items():
+            if len(rows) == L:
+                _adam(*tensors, step, lr, eps)
+                continue
+            idx = torch.tensor(rows)
+            g, m, v, p = (t.as_strided((L, t.stride(0)), (t.stride(0), 1)).index_select(0, idx)[:, :P] for t in tensors)
+            _adam(g, m, v, p, step, lr, eps)
+            gathered = (m, v, p)
+            for t, new in zip(tensors[1:], gathered, strict=True):
+                t.index_copy_(0, idx, new)
 
     def lane_state(self, i: int) -> dict[str, Any]:
         """Row ``i``'s state in :meth:`FlatAdam.state_dict`'s format."""
@@ -227,6 +257,18 @@ class LaneAdam:
         self.exp_avg_sq[i].copy_(state["exp_avg_sq"])
 
 
+def _adam(g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, p: torch.Tensor, step: int, lr: float,
+          eps: float) -> None:
+    # FlatAdam.step's operations, in its order
+    b1, b2 = ADAM_BETAS
+    m.lerp_(g, 1.0 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+    bias1 = 1.0 - b1 ** step
+    bias2 = 1.0 - b2 ** step
+    denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)
+    p.addcdiv_(m, denom, value=-lr / bias1)
+
+
 @torch.no_grad()
 def clip_grad_norm_rows(grad: torch.Tensor, max_norms: torch.Tensor) -> torch.Tensor:
     """Per row of ``grad`` (L, P): :func:`agents.optim.clip_grad_norm` (coefficient
@@ -238,7 +280,10 @@ def clip_grad_norm_rows(grad: torch.Tensor, max_norms: torch.Tensor) -> torch.Te
 
 @dataclass
 class Lane:
-    """One run inside a :class:`LaneTrainer`: the state :class:`agents.ppo.PPO` keeps for itself."""
+    """One run inside a :class:`LaneTrainer`: the state :class:`agents.ppo.PPO` keeps for itself (its
+    observation and reward statistics are row ``index`` of the trainer's :class:`LaneObsNormalizer` and
+    :class:`LaneRewardScaler`; ``buffer``, ``obs``, ``ep_return`` and ``ep_length`` are views into the
+    trainer's stacked arrays)."""
 
     index: int
     config: PPOConfig
@@ -246,8 +291,6 @@ class Lane:
     policy: ActorCritic
     act_rng: np.random.Generator
     mb_rng: np.random.Generator
-    obs_norm: ObsNormalizer
-    rew_scale: RewardScaler
     buffer: RolloutBuffer
     obs: np.ndarray
     ep_return: np.ndarray
@@ -259,6 +302,55 @@ class Lane:
     elapsed: float = 0.0
     failed: str | None = None                # why the lane stopped (non-finite loss), None while it trains
     exact_env_state: bool = True
+
+
+@dataclass
+class LossGroup:
+    """Lanes whose minibatch losses are one :func:`ppo_loss` call: they share the scale function (the same
+    checked expression and parameters) and every config field the loss reads (:data:`LOSS_FIELDS`), so f is
+    evaluated once on the group's (G, B) signals."""
+
+    lanes: list[int]
+    rows: slice | torch.Tensor          # the group's rows of the lane axis (a slice when they are consecutive)
+    scale: CheckedScale
+    config: PPOConfig
+
+
+def loss_groups(lanes: Sequence[tuple[PPOConfig, CheckedScale]]) -> list[LossGroup]:
+    """The lanes grouped by (scale, loss fields), in order of first appearance."""
+    keyed: dict[str, list[int]] = {}
+    for i, (c, scale) in enumerate(lanes):
+        key = json.dumps([scale.certificate.input, scale.certificate.params,
+                          [getattr(c, f) for f in LOSS_FIELDS]], sort_keys=True)
+        keyed.setdefault(key, []).append(i)
+    out = []
+    for ids in keyed.values():
+        consecutive = ids == list(range(ids[0], ids[-1] + 1))
+        rows: slice | torch.Tensor = slice(ids[0], ids[-1] + 1) if consecutive else torch.tensor(ids)
+        out.append(LossGroup(ids, rows, lanes[ids[0]][1], lanes[ids[0]][0]))
+    return out
+
+
+class _LaneActor:
+    """The lanes' :class:`~agents.policy.NumpyActor` for one rollout, as one: per layer one stacked matrix
+    product over the lane axis (``numpy.matmul`` runs the same product per lane as the single-run
+    ``h @ w``: the same bits, checked by the bitwise tests), then the bias and tanh, elementwise."""
+
+    def __init__(self, policies: Sequence[ActorCritic]) -> None:
+        actors = [p.numpy_actor() for p in policies]
+        self.weights = [np.stack([a.weights[k] for a in actors]) for k in range(len(actors[0].weights))]
+        self.biases = [np.stack([a.biases[k] for a in actors])[:, None] for k in range(len(actors[0].biases))]
+        self.std = np.stack([a.std for a in actors])[:, None]          # (L, 1, act_dim)
+
+    def mean(self, obs: np.ndarray) -> np.ndarray:
+        """μ(s) of lane l's policy for ``obs[l]``, (L, n, obs_dim) float32."""
+        h = obs
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = np.matmul(h, w) + b
+            if k < last:
+                np.tanh(h, out=h)
+        return h
 
 
 class LaneView:
@@ -290,14 +382,16 @@ class LaneView:
 class LaneTrainer:
     """L lanes of one environment id. ``learn()`` runs updates until ``total_steps`` (shared by the lanes)."""
 
-    def __init__(self, lanes: Sequence[tuple[PPOConfig, CheckedScale]], nthread: int = 1, exact: bool = True,
-                 engine: Engine | str | None = None) -> None:
-        """``engine``: the physics of the worlds, as :class:`BatchedTask` takes it (default MuJoCo's
-        ``mujoco.batch``, bitwise Gymnasium; ``"mjx"``: MJX on JAX's default device, float32, not bitwise).
-        The lanes' networks, Adam state and updates live on the shared ``config.device``.
-        ``exact``: per-lane ``addmm`` in the batched forward (bitwise the single-run trainer; measured on
-        this CPU, 16 lanes × minibatch 64: 4.9 ms per forward+backward); False: one ``baddbmm`` per layer
-        (3.2 ms, but parameters drift from the single run by ~3e-8 after 3 updates: other GEMM blocking)."""
+    def __init__(self, lanes: Sequence[tuple[PPOConfig, CheckedScale]], nthread: int = 1,
+                 exact: bool | None = None, engine: Engine | str | None = None) -> None:
+        """``nthread``: physics threads of the :class:`BatchedTask`. ``exact`` (default: the configs'
+        ``exact_lanes``): per-lane ``addmm`` in the batched forward, bitwise the single-run trainer; False: one
+        ``baddbmm`` per layer for all lanes (measured ~1.6× faster updates at 16 lanes; other GEMM blocking, so
+        a lane drifts from the single run by float32 rounding: ``tests/test_lanes.py`` states and checks the
+        tolerance). Either way a run is deterministic, so it resumes bitwise. ``engine``: the physics of the
+        worlds, as :class:`BatchedTask` takes it (default MuJoCo's ``mujoco.batch``, bitwise Gymnasium;
+        ``"mjx"``: MJX on JAX's default device, float32, not bitwise). The lanes' networks, Adam state and
+        updates live on the shared ``config.device``."""
         configs = [c for c, _ in lanes]
         problems = lane_problems(configs)
         if problems:
@@ -309,8 +403,8 @@ class LaneTrainer:
         self.config = c0                       # the shared fields (SHARED_FIELDS) are c0's
         self.device = resolve_device(c0.device)
         torch.set_num_threads(c0.torch_threads)
-        n_envs = c0.num_envs
-        self.task = BatchedTask(c0.env_id, len(lanes) * n_envs, nthread=nthread, engine=engine)
+        L, n_envs = len(lanes), c0.num_envs
+        self.task = BatchedTask(c0.env_id, L * n_envs, nthread=nthread, engine=engine)
         act_space: Any = self.task.single_action_space
         obs_space: Any = self.task.single_observation_space
         self.obs_dim = int(np.prod(obs_space.shape))
@@ -320,6 +414,15 @@ class LaneTrainer:
         seeds = [s for c in configs for s in range(c.seed * 1000, c.seed * 1000 + n_envs)]
         obs_all, _ = self.task.reset(seed=seeds)       # lane l, world j: seed_l·1000 + j, as PPO's vector env
 
+        # per-lane state, stacked along the lane axis: row l is what PPO keeps for lane l's run
+        self.obs = np.asarray(obs_all, dtype=np.float64).reshape(L, n_envs, self.obs_dim)
+        self.ep_return = np.zeros((L, n_envs), dtype=np.float64)
+        self.ep_length = np.zeros((L, n_envs), dtype=np.int64)
+        self.obs_norm = LaneObsNormalizer(L, (self.obs_dim,), [c.obs_clip for c in configs],
+                                          [c.norm_obs for c in configs])
+        self.rew_scale = LaneRewardScaler(L, n_envs, [c.gamma for c in configs], [c.reward_clip for c in configs],
+                                          [c.norm_reward for c in configs])
+        self.buffers = LaneBuffers(L, c0.num_steps, n_envs, self.obs_dim, self.act_dim)
         policies: list[ActorCritic] = []
         self.lanes: list[Lane] = []
         for i, (c, scale) in enumerate(lanes):
@@ -331,19 +434,17 @@ class LaneTrainer:
                 index=i, config=c, scale=scale, policy=policy,
                 act_rng=np.random.Generator(np.random.PCG64(streams[0])),
                 mb_rng=np.random.Generator(np.random.PCG64(streams[1])),
-                obs_norm=ObsNormalizer((self.obs_dim,), c.obs_clip, enabled=c.norm_obs),
-                rew_scale=RewardScaler(n_envs, c.gamma, c.reward_clip, enabled=c.norm_reward),
-                buffer=RolloutBuffer(c.num_steps, n_envs, self.obs_dim, self.act_dim),
-                obs=np.asarray(obs_all[i * n_envs:(i + 1) * n_envs], dtype=np.float64),
-                ep_return=np.zeros(n_envs, dtype=np.float64), ep_length=np.zeros(n_envs, dtype=np.int64),
-                recent_returns=deque(maxlen=20), torch_rng=torch.get_rng_state()))
-        self.stack = StackedActorCritic(policies, exact=exact)
-        self.optimizer = LaneAdam(self.stack.flat.data, self.stack.grad, [c.learning_rate for c in configs],
+                buffer=self.buffers.lanes[i], obs=self.obs[i], ep_return=self.ep_return[i],
+                ep_length=self.ep_length[i], recent_returns=deque(maxlen=20), torch_rng=torch.get_rng_state()))
+        self.stack = StackedActorCritic(policies, exact=c0.exact_lanes if exact is None else exact)
+        self.groups = loss_groups(lanes)
+        self.optimizer = LaneAdam(self.stack.flat, self.stack.grad, [c.learning_rate for c in configs],
                                   [c.adam_eps for c in configs])
         self.max_grad_norm = torch.tensor([c.max_grad_norm for c in configs], dtype=torch.float32,
                                           device=self.device)
-        # wall seconds summed over updates: physics = BatchedTask.step; acting = the rest of the rollout (per-lane
-        # normalisation, action sampling, buffers, episode bookkeeping); update = values, GAE and the epochs.
+        self.clip_eps_diagnostic = torch.tensor([[c.clip_eps_diagnostic] for c in configs], device=self.device)
+        # wall seconds summed over updates: physics = BatchedTask.step; acting = the rest of the rollout
+        # (normalisation, action sampling, buffers, episode bookkeeping); update = values, GAE and the epochs.
         # Each update's share is in its metrics as physics_seconds, acting_seconds, update_seconds.
         self.timing = {"physics": 0.0, "acting": 0.0, "update": 0.0}
 
@@ -369,55 +470,63 @@ class LaneTrainer:
         self.lanes[i].failed = reason
 
     # -----------------------------------------------------------------------------------------------
-    # 1. rollout: PPO.collect_rollout per lane, the worlds of all lanes stepped in one call
+    # 1. rollout: PPO.collect_rollout for every lane at once, the worlds of all lanes stepped in one call
 
     def collect_rollout(self, callbacks: Sequence[Sequence[Callback]] = ()) -> list[list[tuple[int, float, int]]]:
-        c, n_envs = self.config, self.config.num_envs
+        L, n_envs, T = self.num_lanes, self.config.num_envs, self.config.num_steps
         active = self.active
-        actors = {i: self.lanes[i].policy.numpy_actor() for i in active}
+        failed = [i for i in range(L) if i not in active]
+        actor = _LaneActor([ln.policy for ln in self.lanes])
+        # each lane's action noise for the whole rollout, drawn at once from its stream: the same numbers, in
+        # the same order, as PPO's one draw per step
+        noise = np.zeros((L, T, n_envs, self.act_dim), dtype=np.float32)
+        for i in active:
+            noise[i] = self.lanes[i].act_rng.standard_normal((T, n_envs, self.act_dim), dtype=np.float32)
+        bufs = self.buffers
+        bufs.reset()
+        start = [ln.global_step for ln in self.lanes]
         finished: list[list[tuple[int, float, int]]] = [[] for _ in self.lanes]
-        actions_all = np.zeros((self.num_lanes * n_envs, self.act_dim), dtype=np.float32)
+        clipped = np.zeros((L, n_envs, self.act_dim), dtype=np.float32)
         t_phys = 0.0
         t0 = time.perf_counter()
-        for lane in self.lanes:
-            lane.buffer.reset()
-        for t in range(c.num_steps):
-            for i in active:
-                lane, actor = self.lanes[i], actors[i]
-                obs_n = lane.obs_norm(lane.obs)
-                lane.buffer.obs[t] = obs_n
-                action = actor.mean(obs_n)
-                action += actor.std * lane.act_rng.standard_normal(action.shape, dtype=np.float32)
-                lane.buffer.actions[t] = action
-                actions_all[self._rows(i)] = np.clip(action, self.act_low, self.act_high)
+        for t in range(T):
+            obs_n = self.obs_norm(self.obs)
+            bufs.obs[:, t] = obs_n
+            action = actor.mean(obs_n)
+            action += actor.std * noise[:, t]
+            bufs.actions[:, t] = action
+            np.clip(action, self.act_low, self.act_high, out=clipped)
+            clipped[failed] = 0.0                                   # a failed lane's worlds get zero actions
             tp = time.perf_counter()
-            obs, reward, terminated, truncated, info = self.task.step(actions_all)
+            obs, reward, terminated, truncated, info = self.task.step(clipped.reshape(L * n_envs, self.act_dim))
             t_phys += time.perf_counter() - tp
-            for i in active:
-                lane, rows, buf = self.lanes[i], self._rows(i), self.lanes[i].buffer
-                term, trunc = terminated[rows], truncated[rows]
-                done = term | trunc
-                lane.global_step += n_envs
-                lane.ep_return += reward[rows]
-                lane.ep_length += 1
-                buf.rewards[t] = lane.rew_scale(reward[rows], done)
-                buf.terminated[t] = term
-                buf.dones[t] = done
-                if done.any():
-                    for j in np.flatnonzero(done):
-                        if trunc[j] and not term[j]:
-                            final = np.asarray(info["final_obs"][rows.start + j], dtype=np.float64)[None]
-                            buf.truncations.append((t, int(j), lane.obs_norm(final, update=False)[0]))
-                        episode = (lane.global_step, float(lane.ep_return[j]), int(lane.ep_length[j]))
+            reward = reward.reshape(L, n_envs)
+            term, trunc = terminated.reshape(L, n_envs), truncated.reshape(L, n_envs)
+            done = term | trunc
+            self.ep_return += reward
+            self.ep_length += 1
+            bufs.rewards[:, t] = self.rew_scale(reward, done)
+            bufs.terminated[:, t] = term
+            bufs.dones[:, t] = done
+            if done.any():
+                for k in np.flatnonzero(done):
+                    i, j = divmod(int(k), n_envs)
+                    lane = self.lanes[i]
+                    if lane.failed is None:
+                        lane.global_step = start[i] + (t + 1) * n_envs
+                        if trunc[i, j] and not term[i, j]:
+                            final = np.asarray(info["final_obs"][k], dtype=np.float64)[None]
+                            lane.buffer.truncations.append((t, j, self.obs_norm.lane(i, final)[0]))
+                        episode = (lane.global_step, float(self.ep_return[i, j]), int(self.ep_length[i, j]))
                         finished[i].append(episode)
                         lane.recent_returns.append(episode[1])
                         for cb in (callbacks[i] if callbacks else ()):
                             cb.on_episode(LaneView(self, lane), *episode)  # type: ignore[arg-type]
-                        lane.ep_return[j], lane.ep_length[j] = 0.0, 0
-                lane.obs = np.asarray(obs[rows], dtype=np.float64)
+                    self.ep_return[i, j], self.ep_length[i, j] = 0.0, 0
+            self.obs[:] = obs.reshape(L, n_envs, self.obs_dim)
         for i in active:
-            lane = self.lanes[i]
-            lane.buffer.last_obs[:] = lane.obs_norm(lane.obs, update=False)
+            self.lanes[i].global_step = start[i] + T * n_envs
+            bufs.last_obs[i] = self.obs_norm.lane(i, self.obs[i])
         self.timing["physics"] += t_phys
         self.timing["acting"] += time.perf_counter() - t0 - t_phys
         return finished
@@ -445,63 +554,64 @@ class LaneTrainer:
         # lanes that are not trained (failed) get a copy of a trained lane's data: computed, never applied
         stacked = RolloutBatch(*(torch.stack([batches[i if i in lanes else lanes[0]][k] for i in range(L)])
                                  for k in range(len(RolloutBatch._fields))))
-        losses: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
-        kls: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
-        clip_fracs: dict[int, list[torch.Tensor]] = {i: [] for i in lanes}
+        # per lane and minibatch: (policy loss, value loss, grad norm); per lane and epoch: KL, clip fraction
+        record = torch.zeros(L, c.update_epochs * (n // mb), 3, device=self.device)
+        kls = torch.zeros(L, c.update_epochs, device=self.device)
+        clip_fracs = torch.zeros(L, c.update_epochs, device=self.device)
+        count = dict.fromkeys(lanes, 0)                # minibatches recorded per lane
         epochs = dict.fromkeys(lanes, 0)
-        training = list(lanes)                       # lanes still in their epochs (target_kl stops one alone)
+        training = list(lanes)                         # lanes still in their epochs (target_kl stops one alone)
         new_log_prob = torch.empty(L, n, device=self.device)
+        lane_loss = torch.empty(L, device=self.device)
+        policy_loss = torch.empty(L, device=self.device)
+        value_loss = torch.empty(L, device=self.device)
         arange = torch.arange(L, device=self.device).unsqueeze(1)
-        for _epoch in range(c.update_epochs):
+        k = 0
+        for epoch in range(c.update_epochs):
+            # shuffle once per epoch, each lane with its own stream; minibatches are then contiguous slices
             perm = np.tile(np.arange(n), (L, 1))
             for i in training:
                 perm[i] = self.lanes[i].mb_rng.permutation(n)
-            perm_t = torch.from_numpy(perm).to(self.device)
-            b = stacked.take((arange, perm_t))
+            b = stacked.take((arange, torch.from_numpy(perm).to(self.device)))
             if c.norm_adv:  # per-minibatch normalisation; a block never straddles two lanes (n % mb == 0)
                 b = b._replace(advantages=normalize_advantages(b.advantages.reshape(-1), mb).view(L, n))
             for start in range(0, n, mb):
                 sl = slice(start, start + mb)
                 mbs = b.take((slice(None), sl))
                 log_prob, entropy, value = self.stack.heads(mbs.obs, mbs.actions)
-                total: torch.Tensor | None = None
-                parts_by_lane: dict[int, dict[str, torch.Tensor]] = {}
-                for i in list(training):
-                    lane = self.lanes[i]
-                    loss, parts = ppo_loss(_LaneHeads(log_prob[i], entropy[i], value[i]), lane.scale, lane.config,
-                                           mbs.take(i))
-                    if (why := non_finite(lane.update_index + 1, epochs[i] + 1, loss=loss, parts=parts)) is not None:
-                        self._fail(i, why)
-                        training.remove(i)
-                        continue
-                    parts_by_lane[i] = parts
-                    total = loss if total is None else total + loss
-                if total is None:
+                total = torch.zeros((), device=self.device)
+                for g in self.groups:      # each group's loss: ppo_loss on its (G, mb) rows, one loss per lane
+                    loss, parts = ppo_loss(_LaneHeads(log_prob[g.rows], entropy[g.rows], value[g.rows]),
+                                           g.scale, g.config, mbs.take(g.rows))
+                    total = total + loss.sum()
+                    lane_loss[g.rows] = loss.detach()
+                    policy_loss[g.rows] = parts["policy_loss"]
+                    value_loss[g.rows] = parts["value_loss"]
+                    new_log_prob[g.rows, sl] = parts["log_prob"]
+                self._check(training, epoch, loss=lane_loss, parts=(policy_loss, value_loss))
+                if not training:
                     break
-                self.stack.storage.grad.zero_()  # type: ignore[union-attr]
+                self.stack.zero_grad()
                 total.backward()  # type: ignore[no-untyped-call]
                 norms = clip_grad_norm_rows(self.stack.grad, self.max_grad_norm)
-                for i in list(parts_by_lane):
-                    if (why := non_finite(self.lanes[i].update_index + 1, epochs[i] + 1,
-                                          grad_norm=norms[i])) is not None:
-                        self._fail(i, why)
-                        training.remove(i)
-                        del parts_by_lane[i]
-                self.optimizer.step(sorted(parts_by_lane))
-                for i, parts in parts_by_lane.items():
-                    losses[i].append(torch.stack([parts["policy_loss"], parts["value_loss"], norms[i]]))
-                    new_log_prob[i, sl] = parts["log_prob"]
-            with torch.no_grad():
-                for i in list(training):
-                    log_ratio = new_log_prob[i] - b.log_prob[i]
-                    ratio = log_ratio.exp()
-                    kls[i].append(((ratio - 1.0) - log_ratio).mean())
-                    clip_fracs[i].append(((ratio - 1.0).abs() > self.lanes[i].config.clip_eps_diagnostic)
-                                         .float().mean())
-                    epochs[i] += 1
-                    target = self.lanes[i].config.target_kl
-                    if target is not None and kls[i][-1].item() > target:
-                        training.remove(i)
+                self._check(training, epoch, grad_norm=norms)
+                if not training:
+                    break
+                self.optimizer.step(training)
+                record[:, k] = torch.stack([policy_loss, value_loss, norms], 1)
+                k += 1
+                for i in training:
+                    count[i] = k
+            with torch.no_grad():  # diagnostics over the epoch, before each minibatch's step
+                log_ratio = new_log_prob - b.log_prob
+                ratio = log_ratio.exp()
+                kls[:, epoch] = ((ratio - 1.0) - log_ratio).mean(-1)   # k3 estimator of KL(π_old ‖ π_θ)
+                clip_fracs[:, epoch] = ((ratio - 1.0).abs() > self.clip_eps_diagnostic).float().mean(-1)
+            for i in list(training):
+                epochs[i] += 1
+                target = self.lanes[i].config.target_kl
+                if target is not None and kls[i, epoch].item() > target:
+                    training.remove(i)
             if not training:
                 break
         out: dict[int, dict[str, float]] = {}
@@ -509,17 +619,34 @@ class LaneTrainer:
             if self.lanes[i].failed is not None:
                 continue
             batch, policy = batches[i], self.lanes[i].policy
-            mean_losses = torch.stack(losses[i]).mean(0).tolist()
+            mean_losses = record[i, :count[i]].mean(0).tolist()
             with torch.no_grad():
                 entropy_now = policy.log_prob_entropy(batch.obs[:1], batch.actions[:1])[1].item()
             targets_all, values_all = batch.targets, batch.values
             var_t = targets_all.var().item()
             explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
             out[i] = {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],
-                      "entropy": entropy_now, "approx_kl": torch.stack(kls[i]).mean().item(),
-                      "clip_fraction": torch.stack(clip_fracs[i]).mean().item(), "explained_variance": explained,
+                      "entropy": entropy_now, "approx_kl": kls[i, :epochs[i]].mean().item(),
+                      "clip_fraction": clip_fracs[i, :epochs[i]].mean().item(), "explained_variance": explained,
                       "epochs": float(epochs[i])}
         return out
+
+    def _check(self, training: list[int], epoch: int, *, loss: torch.Tensor | None = None,
+               parts: tuple[torch.Tensor, torch.Tensor] | None = None, grad_norm: torch.Tensor | None = None) -> None:
+        """:func:`non_finite` per training lane of this minibatch's (L,) losses or gradient norms: a lane that
+        is not finite fails and leaves ``training`` (one whole-tensor test first; lanes only when it fails)."""
+        values = loss if loss is not None else grad_norm
+        assert values is not None
+        if bool(torch.isfinite(values[training]).all()):
+            return
+        for i in list(training):
+            u = self.lanes[i].update_index + 1
+            why = non_finite(u, epoch + 1, loss=None if loss is None else loss[i],
+                             parts=None if parts is None else {"policy_loss": parts[0][i], "value_loss": parts[1][i]},
+                             grad_norm=None if grad_norm is None else grad_norm[i])
+            if why is not None:
+                self._fail(i, why)
+                training.remove(i)
 
     # -----------------------------------------------------------------------------------------------
     # the loop
@@ -588,7 +715,7 @@ class LaneTrainer:
             "global_step": lane.global_step, "update_index": lane.update_index, "elapsed": lane.elapsed,
             "policy": {k: v.clone() for k, v in lane.policy.state_dict().items()},
             "optimizer": self.optimizer.lane_state(i),
-            "obs_norm": lane.obs_norm.state_dict(), "rew_scale": lane.rew_scale.state_dict(),
+            "obs_norm": self.obs_norm.lane_state(i), "rew_scale": self.rew_scale.lane_state(i),
             "act_rng": lane.act_rng.bit_generator.state, "mb_rng": lane.mb_rng.bit_generator.state,
             "torch_rng": lane.torch_rng.clone(), "obs": lane.obs.copy(), "ep_return": lane.ep_return.copy(),
             "ep_length": lane.ep_length.copy(), "recent_returns": list(lane.recent_returns),
@@ -605,8 +732,8 @@ class LaneTrainer:
         with torch.no_grad():
             lane.policy.load_state_dict(state["policy"])        # copies into the stacked rows (views)
         self.optimizer.load_lane_state(i, state["optimizer"])
-        lane.obs_norm.load_state_dict(state["obs_norm"])
-        lane.rew_scale.load_state_dict(state["rew_scale"])
+        self.obs_norm.load_lane_state(i, state["obs_norm"])
+        self.rew_scale.load_lane_state(i, state["rew_scale"])
         lane.act_rng.bit_generator.state = state["act_rng"]
         lane.mb_rng.bit_generator.state = state["mb_rng"]
         lane.torch_rng = state["torch_rng"].clone()
@@ -615,12 +742,12 @@ class LaneTrainer:
         rows = range(self._rows(i).start, self._rows(i).stop)
         if worlds is not None:
             self.task.set_world_states(rows, worlds)
-            lane.obs = np.array(state["obs"], dtype=np.float64)
-            lane.ep_return = np.array(state["ep_return"], dtype=np.float64)
-            lane.ep_length = np.array(state["ep_length"], dtype=np.int64)
+            lane.obs[:] = np.asarray(state["obs"], dtype=np.float64)        # in place: views of the stacked rows
+            lane.ep_return[:] = np.asarray(state["ep_return"], dtype=np.float64)
+            lane.ep_length[:] = np.asarray(state["ep_length"], dtype=np.int64)
         else:  # a single-run checkpoint: its worlds cannot be restored here; fresh episodes (no longer bitwise)
             lane.exact_env_state = False
-            lane.rew_scale.returns[:] = 0.0
+            self.rew_scale.returns[i] = 0.0
 
     def close(self) -> None:
         self.task.close()

@@ -91,11 +91,12 @@ def normalize_advantages(advantages: torch.Tensor, minibatch_size: int) -> torch
 def value_loss_fn(values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor,
                   clip: float | None) -> torch.Tensor:
     """``½ mean (V − target)²``; with ``clip``, the pessimistic clipped form
-    ``½ mean max((V − target)², (V_old + clip(V − V_old, −clip, clip) − target)²)``."""
+    ``½ mean max((V − target)², (V_old + clip(V − V_old, −clip, clip) − target)²)``. The mean is over the last
+    axis (the samples), so a batch with a lane axis in front gives one loss per lane."""
     if clip is not None:
         clipped = old_values + (values - old_values).clamp(-clip, clip)
-        return 0.5 * torch.maximum((values - targets) ** 2, (clipped - targets) ** 2).mean()
-    return 0.5 * ((values - targets) ** 2).mean()
+        return 0.5 * torch.maximum((values - targets) ** 2, (clipped - targets) ** 2).mean(-1)
+    return 0.5 * ((values - targets) ** 2).mean(-1)
 
 
 class PolicyHeads(Protocol):
@@ -116,6 +117,10 @@ def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
     (eq. 29), i.e. the gradient of the loss is ``−mean_b [f(ΔO, ΔR) ∇log π_θ + β ∇H]``. Value: ``vf_coef`` times
     :func:`value_loss_fn` (clipped when ``clip_vloss``). This is the one place the trainer's loss is computed;
     the proof suite's claim ``ppo-trainer`` differentiates this function.
+
+    Means are over the last axis (the samples): the tensors of ``mb`` and of ``policy`` may carry a lane axis
+    in front, (G, B), for G lanes that share ``scale`` and the loss fields of ``c`` (:mod:`agents.lanes`);
+    the loss and its parts are then (G,), one per lane, each what the lane's (B,) minibatch alone gives.
     """
     if not isinstance(mb, RolloutBatch):  # a mapping with the same names (the proof suite builds one)
         mb = RolloutBatch(**mb)
@@ -129,7 +134,7 @@ def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
     policy_loss = upi_loss(scale, log_prob, entropy, d_o, d_r, c.ent_coef)
 
     # value: squared error, optionally clipped around the rollout's value
-    value_loss = value_loss_fn(policy.value(obs), old_values, targets, c.vf_clip if c.clip_vloss else None)
+    value_loss = value_loss_fn(policy.value(obs), old_values, targets, c.value_clip if c.clip_vloss else None)
 
     loss = policy_loss + c.vf_coef * value_loss
     return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),

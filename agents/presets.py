@@ -45,19 +45,19 @@ def env_family(env_id: str) -> str:
 
 
 def preset(name: str, env_id: str) -> dict[str, Any]:
-    """The config fields a preset sets for ``env_id``: scale, scale_params, alpha, and the value-clip
-    range vf_clip, which follows the policy's ε (as in CleanRL, where one clip coefficient serves both)."""
+    """The config fields a preset sets for ``env_id``: scale, scale_params and alpha. The value clip is not
+    set here: it follows the scale's ε (:attr:`PPOConfig.value_clip`), so a ``--grid eps=`` or ``--param eps=``
+    moves it too."""
     family = env_family(env_id)
     if name == "ppo":
         # the same ε as the environment's MLA-PPO row, so that the two presets differ only in f
         eps = TABLE2[family][3] if family in TABLE2 else "0.2"
-        return {"scale": "ppo", "scale_params": {"eps": eps}, "alpha": 0.0, "vf_clip": float(eps)}
+        return {"scale": "ppo", "scale_params": {"eps": eps}, "alpha": 0.0}
     if name == "mla-ppo":
         if family not in TABLE2:
             raise UserError(f"Table 2 of the paper has no MLA-PPO setting for {family} (it has "
                             f"{', '.join(TABLE2)}); pass --scale mla_ppo --param ao=.. --param ar=.. "
                             "--param eps=.. --alpha .. yourself")
         ar, ao, alpha, eps = TABLE2[family]
-        return {"scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha,
-                "vf_clip": float(eps)}
+        return {"scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha}
     raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")

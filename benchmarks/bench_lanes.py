@@ -1,12 +1,16 @@
 """Lanes (issue 12): 16 Hopper-v5 runs in one ``pgcheck train`` against SB3, the one-process-per-seed path
 and raw batched physics, a scaling table over the number of lanes, and the paper's protocol as a time.
 
-    .venv/bin/python benchmarks/bench_lanes.py [--quick] [--no-64] [--json FILE]
+    .venv/bin/python benchmarks/bench_lanes.py [--quick] [--no-64] [--rounds N] [--baseline DIR] [--json FILE]
+
+The side-by-side rows are measured in ``--rounds`` interleaved rounds (every row once per round), because the
+machine is shared: ratios are taken within a round, and the median over rounds is reported. ``--baseline DIR``
+(a ``git archive`` of an earlier commit) adds that tree's 16-lane rows, run with its own code, for before/after.
 
 Per-lane hyperparameters are identical everywhere: 2048 steps per rollout per lane, minibatches of 64,
 10 epochs, 1 environment per lane, CPU, 64-64 tanh actor and critic, observation and reward normalisation
 (SB3: ``VecNormalize``), lr 3e-4, γ 0.99, λ 0.95, clip 0.2, grad-norm clip 0.5. Measured, each in fresh
-child processes, one after the other:
+child processes:
 
 * **lanes**: ``pgcheck train --preset ppo --preset mla-ppo --seeds 0-7`` (16 lanes, one process), and the
   same with ``--workers 2`` (two processes of 8 lanes: a lane process uses one core, physics aside);
@@ -14,7 +18,8 @@ child processes, one after the other:
 * **(b)** the single-run trainer (``agents.ppo.PPO``, the path for environments without a batched task),
   two processes at once, as ``pgcheck train --workers 2`` ran seeds before lanes;
 * **(c)** raw batched physics: ``BatchedTask`` with 16 worlds on 2 threads, uniform random actions;
-* **scaling**: a ``LaneTrainer`` with 1, 4, 16 (and 64) lanes: aggregate SPS and seconds per cycle split
+* **scaling**: a ``LaneTrainer`` (the default batched-GEMM mode, physics on ``physics_threads()``; and 16 lanes
+  in the bitwise ``exact`` mode) with 1, 4, 16 (and 64) lanes: aggregate SPS and seconds per cycle split
   into physics (``BatchedTask.step``), acting (the rest of the rollout) and update (``LaneTrainer.timing``).
 
 SPS are aggregate (all lanes or processes together): steady = median over cycles after the first of the
@@ -45,9 +50,10 @@ PROTOCOL_STEPS = 100 * 5_000_000 * 4 * 2        # 100 seeds × 5M steps × 4 tas
 # children: each writes one JSON object to the file given as --result
 
 
-def _child_lanes(lanes: int, updates: int) -> dict[str, Any]:
+def _child_lanes(lanes: int, updates: int, exact: int = 0) -> dict[str, Any]:
     import torch
 
+    from agents.lanerun import physics_threads
     from agents.lanes import LaneTrainer
     from agents.ppo import Callback, PPOConfig
     from agents.presets import preset
@@ -66,7 +72,8 @@ def _child_lanes(lanes: int, updates: int) -> dict[str, Any]:
         p = preset("ppo" if k % 2 == 0 else "mla-ppo", "Hopper-v5")
         configs.append(PPOConfig(env_id="Hopper-v5", total_steps=updates * ROLLOUT, num_steps=ROLLOUT,
                                  minibatch_size=64, update_epochs=10, device="cpu", seed=k // 2, **p))
-    trainer = LaneTrainer([(c, checked_scale(c.scale, c.scale_params)) for c in configs], nthread=2)
+    trainer = LaneTrainer([(c, checked_scale(c.scale, c.scale_params)) for c in configs], nthread=physics_threads(),
+                          exact=bool(exact))
     callbacks = [[Record()] if i == 0 else [] for i in range(lanes)]
     t0 = time.perf_counter()
     trainer.learn(callbacks)
@@ -74,7 +81,8 @@ def _child_lanes(lanes: int, updates: int) -> dict[str, Any]:
     steady = cycles[1:] or cycles
     per_cycle = {k: statistics.median(m[f"{k}_seconds"] for m in steady) for k in ("physics", "acting", "update")}
     cycle_s = [ROLLOUT / m["sps"] for m in steady]
-    return {"lanes": lanes, "sps_steady": lanes * statistics.median(m["sps"] for m in steady),
+    return {"lanes": lanes, "exact": bool(exact), "nthread": trainer.task.engine.nthread,
+            "sps_steady": lanes * statistics.median(m["sps"] for m in steady),
             "sps_overall": lanes * updates * ROLLOUT / wall, "cycle_seconds": statistics.median(cycle_s),
             **{f"{k}_seconds": v for k, v in per_cycle.items()}, "cycles": len(cycles)}
 
@@ -153,11 +161,12 @@ def _child_cli(updates: int, out: str, workers: int = 1) -> dict[str, Any]:
     import csv
     import resource
 
-    from pgcheck_cli.main import main
-
+    # the `pgcheck` console script, as a user runs it (this child's RUSAGE_CHILDREN then covers its processes)
+    pgcheck = str(Path(sys.executable).with_name("pgcheck"))
     t0 = time.perf_counter()
-    code = main(["train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-7", "--total-steps",
-                 str(updates * ROLLOUT), "--device", "cpu", "--no-progress", "--out", out, "--workers", str(workers)])
+    code = subprocess.run([pgcheck, "train", "--preset", "ppo", "--preset", "mla-ppo", "--seeds", "0-7",
+                           "--total-steps", str(updates * ROLLOUT), "--device", "cpu", "--no-progress", "--out", out,
+                           "--workers", str(workers)], stdout=subprocess.DEVNULL).returncode
     wall = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"pgcheck train exited {code}")
@@ -166,8 +175,9 @@ def _child_cli(updates: int, out: str, workers: int = 1) -> dict[str, Any]:
         with open(run / "metrics.csv", newline="") as fh:
             lane = [float(r["sps"]) for r in csv.DictReader(fh)]
         sps += statistics.median(lane[1:] or lane)
-    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0 if workers > 1 else 0.0
-    return {"sps_steady": sps, "sps_overall": 16 * updates * ROLLOUT / wall, "worker_peak_rss_mb": workers_mb}
+    # the largest process pgcheck ran (itself, or a worker): this child's own RSS is a small wrapper's
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return {"sps_steady": sps, "sps_overall": 16 * updates * ROLLOUT / wall, "worker_peak_rss_mb": children_mb}
 
 
 def child(argv: list[str]) -> None:
@@ -181,15 +191,21 @@ def child(argv: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def run_children(kind: str, args: list[str], copies: int = 1) -> list[dict[str, Any]] | None:
-    """``copies`` child processes of ``kind`` at once; each one's result with its own peak RSS (MB)."""
+def run_children(kind: str, args: list[str], copies: int = 1,
+                 baseline: Path | None = None) -> list[dict[str, Any]] | None:
+    """``copies`` child processes of ``kind`` at once; each one's result with its own peak RSS (MB). With
+    ``baseline`` (a source tree of an earlier commit), the children are that tree's own script and code."""
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
         for k in range(copies):
             res = Path(tmp) / f"r{k}.json"
             err = open(Path(tmp) / f"e{k}.txt", "w")  # noqa: SIM115 - closed below
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
-            procs.append((subprocess.Popen([sys.executable, __file__, "--child", kind, *args, str(res)], cwd=ROOT,
+            script, cwd = Path(__file__), ROOT
+            if baseline is not None:
+                env["PYTHONPATH"] = str(baseline)
+                script, cwd = baseline / "benchmarks" / "bench_lanes.py", baseline
+            procs.append((subprocess.Popen([sys.executable, str(script), "--child", kind, *args, str(res)], cwd=cwd,
                                            stdout=subprocess.DEVNULL, stderr=err, env=env), res, err))
         out = []
         for proc, res, err in procs:
@@ -209,11 +225,18 @@ def _sum(rs: list[dict[str, Any]], key: str) -> float:
     return sum(r[key] for r in rs)
 
 
+def _median_row(rounds: list[list[dict[str, Any]]], key: str) -> float:
+    return float(statistics.median(_sum(rs, key) for rs in rounds))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="few cycles, no 64 lanes (a smoke run, ~2 minutes)")
+    p.add_argument("--quick", action="store_true", help="few cycles, one round, no 64 lanes (a smoke run)")
     p.add_argument("--no-64", action="store_true", help="leave 64 lanes out of the scaling table")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the side-by-side rows (default 3)")
     p.add_argument("--json", type=Path, help="also write every measurement to this JSON file")
+    p.add_argument("--baseline", type=Path, help="a source tree of an earlier commit (git archive): its 16-lane "
+                   "pgcheck train and 16-lane trainer are measured in this run too, for before/after figures")
     p.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -226,70 +249,91 @@ def main() -> None:
     except ImportError:
         sb3 = None
     quick = args.quick
+    rounds = 1 if quick else max(1, args.rounds)
     start = time.perf_counter()
+    loads = [os.getloadavg()[0]]
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; CPUs: {os.cpu_count()}; "
-          f"SB3 {sb3 or 'not installed: (a) is skipped'}", flush=True)
-    found: dict[str, Any] = {}
+          f"SB3 {sb3 or 'not installed: (a) is skipped'}; {rounds} round(s)", flush=True)
     cli_updates, single_updates = (2, 3) if quick else (5, 8)
-    with tempfile.TemporaryDirectory() as tmp:
-        found["lanes16_cli"] = run_children("cli", [str(cli_updates), str(Path(tmp) / "runs")])
-    print(f"  16 lanes, pgcheck train: {found['lanes16_cli']}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        found["lanes16_cli_w2"] = run_children("cli", [str(cli_updates), str(Path(tmp) / "runs"), "2"])
-    print(f"  16 lanes, pgcheck train --workers 2: {found['lanes16_cli_w2']}", flush=True)
+    # the side-by-side rows, interleaved: each round measures every row once, so a change of the machine's load
+    # (it is shared) falls on all rows of a round alike; ratios are taken per round, then the median
+    kinds: list[tuple[str, str, list[str], int, Path | None]] = [
+        ("lanes16_cli", "cli", [str(cli_updates)], 1, None),
+        ("lanes16_cli_w2", "cli", [str(cli_updates)], 1, None),
+        ("single_x2", "single", [str(single_updates)], 2, None),
+        ("raw16", "raw", ["16", "3" if quick else "8"], 1, None)]
     if sb3 is not None:
-        found["sb3_x2"] = run_children("sb3", [str(single_updates)], copies=2)
-        print(f"  (a) SB3 x 2 processes: {found['sb3_x2']}", flush=True)
-    found["single_x2"] = run_children("single", [str(single_updates)], copies=2)
-    print(f"  (b) single-run trainer x 2 processes: {found['single_x2']}", flush=True)
-    found["raw16"] = run_children("raw", ["16", "3" if quick else "8"])
-    print(f"  (c) raw BatchedTask, 16 worlds, 2 threads: {found['raw16']}", flush=True)
+        kinds.insert(2, ("sb3_x2", "sb3", [str(single_updates)], 2, None))
+    if args.baseline is not None:
+        kinds.append(("baseline_cli", "cli", [str(cli_updates)], 1, args.baseline))
+    found: dict[str, Any] = {key: [] for key, *_ in kinds}
+    for r in range(rounds):
+        for key, kind, extra, copies, baseline in kinds:
+            with tempfile.TemporaryDirectory() as tmp:
+                a = [*extra, str(Path(tmp) / "runs")] if kind == "cli" else list(extra)
+                if key == "lanes16_cli_w2":
+                    a.append("2")
+                rs = run_children(kind, a, copies=copies, baseline=baseline)
+            loads.append(os.getloadavg()[0])
+            if rs:
+                found[key].append(rs)
+                print(f"  round {r + 1}, {key}: {_sum(rs, 'sps_steady'):.0f} SPS (load {loads[-1]:.2f})", flush=True)
+    found["lanes16_exact"] = run_children("lanes", ["16", "2" if quick else "3", "1"])
+    if args.baseline is not None:
+        found["baseline_lanes16"] = run_children("lanes", ["16", "2" if quick else "3"], baseline=args.baseline)
     sizes = [(1, 3 if quick else 6), (4, 2 if quick else 4), (16, 2 if quick else 3)]
     if not (quick or args.no_64):
         sizes.append((64, 2))
     found["scaling"] = []
     for lanes, updates in sizes:
         rs = run_children("lanes", [str(lanes), str(updates)])
+        loads.append(os.getloadavg()[0])
         if rs:
             found["scaling"].append(rs[0])
-            print(f"  scaling, {lanes} lanes: {rs[0]}", flush=True)
+            print(f"  scaling, {lanes} lanes: {rs[0]['sps_steady']:.0f} SPS (load {loads[-1]:.2f})", flush=True)
 
     print(f"\nHopper-v5, per lane 2048 steps per rollout, minibatches of 64, 10 epochs; "
-          f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"wall {time.perf_counter() - start:.0f} s\n")
-    print("| what | aggregate SPS, steady | overall | peak RSS per process |")
-    print("|---|---|---|---|")
+          f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (1-min load sampled after each "
+          f"row: {min(loads):.2f}–{max(loads):.2f}); wall {time.perf_counter() - start:.0f} s\n")
+    print(f"| what | aggregate SPS, steady (median of {rounds}) | per round | overall | peak RSS per process |")
+    print("|---|---|---|---|---|")
     rows = [("lanes16_cli", "16 lanes (PPO × 8 + MLA-PPO × 8), one `pgcheck train`"),
             ("lanes16_cli_w2", "the same with `--workers 2` (2 processes of 8 lanes)"),
             ("sb3_x2", f"(a) Stable-Baselines3 {sb3} PPO, 2 processes"),
             ("single_x2", "(b) single-run trainer, 2 processes"),
-            ("raw16", "(c) raw BatchedTask, 16 worlds, 2 threads, random actions")]
+            ("raw16", "(c) raw BatchedTask, 16 worlds, 2 threads, random actions"),
+            ("baseline_cli", f"before: 16 lanes, one `pgcheck train` of {args.baseline}")]
     for key, name in rows:
-        rs = found.get(key)
-        if rs:
-            print(f"| {name} | {_sum(rs, 'sps_steady'):.0f} | {_sum(rs, 'sps_overall'):.0f} | "
-                  f"{max(r['peak_rss_mb'] for r in rs):.0f} MB |")
-    w2 = found.get("lanes16_cli_w2")
-    if w2:
-        # wait4's ru_maxrss covers the child and the workers it reaped: the largest of the three processes
-        print(f"peak RSS with --workers 2: at most {w2[0]['peak_rss_mb']:.0f} MB per process (main and 2 workers; "
-              f"workers alone {w2[0]['worker_peak_rss_mb']:.0f} MB)")
-    lanes = found.get("lanes16_cli")
-    if lanes:
-        sps = _sum(lanes, "sps_steady")
-        for key, target, name in (("sb3_x2", 5.0, "(a)"), ("single_x2", 2.0, "(b)")):
-            if found.get(key):
-                print(f"16 lanes / {name}: {sps / _sum(found[key], 'sps_steady'):.2f}x (target >= {target:.0f}x)")
-        if found.get("raw16"):
-            print(f"16 lanes / (c): {sps / _sum(found['raw16'], 'sps_steady'):.0%} (target >= 60%)")
-        print(f"peak RSS of the 16-lane process: {lanes[0]['peak_rss_mb']:.0f} MB (target <= 2048 MB)")
+        rr = found.get(key)
+        if rr:
+            per = ", ".join(f"{_sum(rs, 'sps_steady'):.0f}" for rs in rr)
+            rss = max(max(r["peak_rss_mb"], r.get("worker_peak_rss_mb", 0.0)) for rs in rr for r in rs)
+            print(f"| {name} | {_median_row(rr, 'sps_steady'):.0f} | {per} | {_median_row(rr, 'sps_overall'):.0f} | "
+                  f"{rss:.0f} MB |")
+    cli_rows = found.get("lanes16_cli")
+    if cli_rows:
+        sps = _median_row(cli_rows, "sps_steady")
+        for key, target, name in (("sb3_x2", 5.0, "(a)"), ("single_x2", 2.0, "(b)"), ("raw16", 0.6, "(c)"),
+                                  ("lanes16_cli_w2", None, "--workers 2"), ("baseline_cli", None, "before")):
+            peer = found.get(key)
+            if not peer or len(peer) != len(cli_rows):
+                continue
+            ratios = [_sum(a, "sps_steady") / _sum(b, "sps_steady") for a, b in zip(cli_rows, peer, strict=True)]
+            goal = "" if target is None else f" (target >= {target:g}{'x' if target >= 1 else ''})"
+            print(f"16 lanes / {name}: median {statistics.median(ratios):.2f}x, per round "
+                  f"{', '.join(f'{v:.2f}' for v in ratios)}{goal}")
+        rss = max(max(r["peak_rss_mb"], r.get("worker_peak_rss_mb", 0.0)) for rs in cli_rows for r in rs)
+        print(f"peak RSS of the 16-lane process: {rss:.0f} MB (target <= 2048 MB)")
         hours = PROTOCOL_STEPS / sps / 3600
         print(f"the paper's protocol (100 seeds x 5M steps x 4 tasks x 2 rules = {PROTOCOL_STEPS:.1e} steps) at "
-              f"{sps:.0f} SPS: {hours:,.0f} hours = {hours / 24:,.0f} days on this machine (Hopper's SPS for all)")
+              f"{sps:.0f} SPS: {hours:,.0f} hours = {hours / 24:,.1f} days on this machine (Hopper's SPS for all)")
     print("\n| lanes | aggregate SPS, steady | seconds per cycle | physics | acting | update | peak RSS |")
     print("|---|---|---|---|---|---|---|")
-    for r in found["scaling"]:
-        print(f"| {r['lanes']} | {r['sps_steady']:.0f} | {r['cycle_seconds']:.2f} | {r['physics_seconds']:.2f} | "
+    named = [("16, exact (bitwise)", r) for r in found.get("lanes16_exact") or []]
+    named += [(f"16, before ({args.baseline})", r) for r in found.get("baseline_lanes16") or []]
+    named += [(str(r["lanes"]), r) for r in found["scaling"]]
+    for name, r in named:
+        print(f"| {name} | {r['sps_steady']:.0f} | {r['cycle_seconds']:.2f} | {r['physics_seconds']:.2f} | "
               f"{r['acting_seconds']:.2f} | {r['update_seconds']:.2f} | {r['peak_rss_mb']:.0f} MB |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -237,7 +237,8 @@ def _lanes_against_single_run() -> tuple[float, float]:
     other = dataclasses.replace(config, seed=SEED + 1, scale="mla_ppo", alpha=0.01,
                                 scale_params={"ao": "1", "ar": "0.5", "eps": "0.2"})
     ppo_scale = ag.scale("ppo", eps="0.2")
-    lanes = LaneTrainer([(config, ppo_scale), (other, ag.scale("mla_ppo", ao="1", ar="0.5", eps="0.2"))])
+    lanes = LaneTrainer([(config, ppo_scale), (other, ag.scale("mla_ppo", ao="1", ar="0.5", eps="0.2"))],
+                        exact=True)   # the bitwise mode (the batched-GEMM one is within float32 rounding)
     single = PPO(config, ppo_scale)
     try:
         lanes.train_one_update()
@@ -293,10 +294,10 @@ def derive(ev: Evidence) -> None:
                 loss, _parts = loss_fn(policy, scale, cfg, mb)
                 actor = -ag.flat_grad(loss, [params[n] for n in names if not n.startswith("critic.")])
                 critic = -ag.flat_grad(loss, [params[n] for n in names if n.startswith("critic.")])
-                ref = reference_update(case, params, names, raw, cfg.vf_coef, cfg.vf_clip)
+                ref = reference_update(case, params, names, raw, cfg.vf_coef, cfg.value_clip)
                 inst = (f"{loss_name}, minibatch {k + 1} ({MINIBATCH} samples) of a seeded Hopper-v5 rollout of "
                         f"{NUM_STEPS} steps; τ_ε = 1 for {ref.tau_on}, 0 for {ref.tau_off}; |V − V_old| > "
-                        f"{cfg.vf_clip} for {ref.vclip_active}")
+                        f"{cfg.value_clip} for {ref.vclip_active}")
                 ev.lemma(f"coverage: {case.label}", "the minibatch has samples inside and outside PPO's trust region "
                          "(τ_ε = 1 and 0) and, with value clipping, samples where the clip is active and where not",
                          "count on the minibatch",

@@ -93,7 +93,8 @@ def upi_loss(scale: CheckedScale, log_prob: torch.Tensor, entropy: torch.Tensor,
     """Loss whose gradient is −mean_b [f ∇log π_θ(a|s) + β ∇H(π_θ(·|s))] (Uπ, eq. 34).
 
     With ``scale = ppo(ε)``, ΔO = log ρ and ΔR = Â this is the gradient of PPO's clipped surrogate
-    (Theorem 4.3) away from its measure-zero kinks.
+    (Theorem 4.3) away from its measure-zero kinks. The mean is over the last axis, so (G, B) inputs (G
+    independent batches, e.g. lanes of :mod:`agents.lanes`) give G losses.
     """
     w = scale_weights(scale, delta_o, delta_r)
-    return -(w * log_prob).mean() - beta * entropy.mean()
+    return -(w * log_prob).mean(-1) - beta * entropy.mean(-1)

@@ -202,3 +202,47 @@ def test_trainer_runs_on_batched_task() -> None:
         for key in ref:
             if key not in ("time", "sps"):
                 assert ref[key] == ours[key] or (ref[key] != ref[key] and ours[key] != ours[key]), key
+
+
+@pytest.mark.parametrize("env_id", ["Hopper-v5", "Ant-v5", "Humanoid-v5"])
+def test_world_states_round_trip_bitwise(env_id: str) -> None:
+    """``get_world_states`` / ``set_world_states`` (a lane checkpoint's worlds): a fresh task, reset with other
+    seeds and then restored, steps on exactly as the saved one does — observations (with Ant's and Humanoid's
+    ``cfrc_ext``, which the engine computes after each step), rewards, episode ends, final observations and the
+    resets after them (the restored RNG streams and step counters). Restoring only some worlds leaves the
+    others as they were; a restore that skips one field (qvel) is caught."""
+    limit, before, after, n = LIMIT[env_id], 9, 2 * LIMIT[env_id], 3
+    rng = np.random.default_rng(5)
+    src = BatchedTask(env_id, n, max_episode_steps=limit)
+    low, high = src.single_action_space.low, src.single_action_space.high
+    actions = rng.uniform(low, high, (before + after, n, low.shape[0]))
+    src.reset(seed=21)
+    for t in range(before):
+        src.step(actions[t])
+    saved = src.get_world_states(range(n))
+    ends = 0
+    restored = BatchedTask(env_id, n, max_episode_steps=limit)
+    restored.reset(seed=900)
+    restored.set_world_states(range(n), saved)
+    broken = BatchedTask(env_id, n, max_episode_steps=limit)
+    broken.reset(seed=900)
+    broken.set_world_states(range(n), [{**s, "mujoco": {k: v for k, v in s["mujoco"].items() if k != "qvel"}}
+                                       for s in saved])
+    diverged = False
+    for t in range(before, before + after):
+        ref, out, bad = src.step(actions[t]), restored.step(actions[t]), broken.step(actions[t])
+        _assert_same(t, ref, out)
+        ends += int(np.sum(ref[2] | ref[3]))
+        diverged = diverged or not np.array_equal(ref[0], bad[0])
+    assert ends >= n, f"only {ends} episode ends after the restore: the restored RNG streams went untested"
+    assert diverged, "a restore without qvel went unnoticed"
+    # a partial restore: world 1 only, onto a task whose other worlds keep their own state
+    partial = BatchedTask(env_id, n, max_episode_steps=limit)
+    partial.reset(seed=900)
+    own = partial.get_world_states([0, 2])
+    partial.set_world_states([1], [saved[1]])
+    assert all(np.array_equal(a, b) for s, o in zip(partial.get_world_states([0, 2]), own, strict=True)
+               for a, b in zip(s["mujoco"].values(), o["mujoco"].values(), strict=True))
+    assert all(np.array_equal(v, saved[1]["mujoco"][k]) for k, v in partial.get_world_states([1])[0]["mujoco"].items())
+    for env in (src, restored, broken, partial):
+        env.close()

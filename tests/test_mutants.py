@@ -84,7 +84,7 @@ def test_a_batch_sum_in_upi_loss_fails_the_batched_cross_checks(monkeypatch: pyt
     def summed(scale: Any, log_prob: torch.Tensor, entropy: torch.Tensor, d_o: torch.Tensor, d_r: torch.Tensor,
                beta: float = 0.0) -> torch.Tensor:
         w = updates.scale_weights(scale, d_o, d_r)
-        return -(w * log_prob).sum() - beta * entropy.mean()
+        return -(w * log_prob).sum(-1) - beta * entropy.mean(-1)
 
     monkeypatch.setattr(updates, "upi_loss", summed)
     for claim in ("thm4.3", "c2"):

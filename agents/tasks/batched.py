@@ -72,6 +72,10 @@ class BatchedTask(gym.vector.VectorEnv):
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] | None = None
         self._obs = np.zeros((num_envs, obs_size), dtype=np.float64)
+        # each world's reward position (Task.position) after its last step or reset: the start of the next
+        # step's velocity. Ant's and Humanoid's is a derived field (xpos) as mj_step left it, one substep behind
+        # the state, which mj_forward on a restored state would not give back, so a world state carries it.
+        self._position: np.ndarray | None = None
 
     # -- task logic on the engine's fields -----------------------------------------------------------
 
@@ -111,6 +115,7 @@ class BatchedTask(gym.vector.VectorEnv):
         elif self._rngs is None:
             self._rngs = [np.random.Generator(np.random.PCG64(np.random.SeedSequence())) for _ in range(n)]
         self._obs[:] = self._reset_worlds(np.arange(n))
+        self._position = np.array(self.task.position(np, self._fields(), self.consts))
         return self._obs.copy(), {}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -122,7 +127,7 @@ class BatchedTask(gym.vector.VectorEnv):
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions of shape {actions.shape}, expected {self.action_space.shape}")
         task, c = self.task, self.consts
-        before = np.array(task.position(np, self._fields(), c))     # copied: the fields are live
+        before = self._position
         self.engine.step(actions)
         f = self._fields()
         velocity = (task.position(np, f, c) - before) / c.dt
@@ -142,6 +147,7 @@ class BatchedTask(gym.vector.VectorEnv):
             info["_final_obs"][done] = True
             obs[done] = self._reset_worlds(done)
         self._obs[:] = obs
+        self._position = np.array(task.position(np, self._fields(), c))     # copied: the fields are live
         return self._obs.copy(), np.asarray(reward, dtype=np.float64), terminated, truncated, info
 
     # -- exact state, for bitwise resume --------------------------------------------------------------
@@ -152,8 +158,10 @@ class BatchedTask(gym.vector.VectorEnv):
         if self._rngs is None:
             raise RuntimeError("call reset() before get_world_states()")
         rows = self._state_rows()
+        assert self._position is not None
         return [{"elapsed": int(self._elapsed[i]), "np_random": dict(self._rngs[i].bit_generator.state),
-                 "mujoco": {name: np.array(arr[i]) for name, arr in rows.items()}} for i in ids]
+                 "mujoco": {name: np.array(arr[i]) for name, arr in rows.items()},
+                 "position": np.array(self._position[i])} for i in ids]
 
     def set_world_states(self, ids: Sequence[int], states: Sequence[dict[str, Any]]) -> None:
         """Restore worlds ``ids`` from :meth:`get_world_states` (then recompute derived fields)."""
@@ -167,6 +175,10 @@ class BatchedTask(gym.vector.VectorEnv):
             for name, value in state["mujoco"].items():
                 rows[name][i] = value
         batch.forward(np.asarray(ids, dtype=np.int64))                      # mj_forward: derived fields
+        assert self._position is not None
+        recomputed = np.array(self.task.position(np, self._fields(), self.consts))
+        for i, state in zip(ids, states, strict=True):   # a state saved without it: mj_forward's (Hopper: exact)
+            self._position[i] = state["position"] if "position" in state else recomputed[i]
 
     def _state_rows(self) -> dict[str, np.ndarray]:
         batch = getattr(self.engine, "batch", None)
