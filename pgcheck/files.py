@@ -6,6 +6,8 @@ content, or no file) and no temporary file is left behind. The temporary file is
 ``path`` with a name unique to the call (``tempfile.mkstemp``: pid-independent, safe when two processes
 write into the same directory), so the final ``os.replace`` is a rename within one filesystem.
 
+The file gets the permissions an ordinary ``open`` would give it (the old file's when it is replaced).
+
 An ``OSError`` (a read-only directory, a full disk, a missing parent) becomes a one-line
 :class:`~pgcheck.errors.UserError` that names the path.
 """
@@ -31,6 +33,17 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
+def _mode_for(path: Path) -> int:
+    """The permissions the new file gets: the old file's, else what ``open`` gives under the umask (0666 less
+    the umask) — not mkstemp's 0600, which would hide a run directory from the other users of a shared disk."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def atomic_save(path: Path | str, write: Callable[[Path], object], *, suffix: str = "") -> Path:
     """Have ``write(tmp)`` write the whole file at a temporary path, then move it onto ``path``.
 
@@ -48,6 +61,7 @@ def atomic_save(path: Path | str, write: Callable[[Path], object], *, suffix: st
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -55,3 +55,18 @@ def test_temporary_names_are_unique_per_call(tmp_path: Path) -> None:
     assert len(set(seen)) == 2 and all(p.parent == tmp_path and p.name.startswith(".same.txt.") for p in seen)
     assert atomic_save(tmp_path / "p.png", lambda tmp: seen.append(tmp), suffix=".png").name == "p.png"
     assert seen[-1].suffix == ".png"
+
+
+def test_permissions_are_those_of_an_ordinary_file_not_mkstemps(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        fresh = atomic_write(tmp_path / "fresh.json", "{}")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644      # mkstemp alone would give 0600
+        os.chmod(fresh, 0o640)
+        atomic_write(fresh, "{}")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640      # a replaced file keeps its mode
+    finally:
+        os.umask(mask)
