@@ -8,6 +8,7 @@ certificate matches the one recorded in the run, so a worker never trains with a
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -76,7 +77,11 @@ def run_scale(run: Path, config: PPOConfig) -> CheckedScale:
     from pgcheck.check import checked_scale
 
     scale = checked_scale(config.scale, config.scale_params)   # refused: InvalidScaleError / ExprError
-    recorded = Certificate.from_dict(read_json(run / "certificate.json"))
+    try:
+        recorded = Certificate.from_dict(read_json(run / "certificate.json"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{run / 'certificate.json'}: not a pgcheck certificate "
+                        f"({type(exc).__name__}: {exc})") from None
     if recorded.canonical_hash != scale.certificate.canonical_hash:
         raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
                         "in the run (different pgcheck version or definition)")
@@ -248,7 +253,7 @@ def run_on_ray(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], runs: S
     except ImportError:
         raise UserError("the Ray backend needs the ray package: pip install 'pgcheck[ray]'") from None
     if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False,
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,   # Ray's banners off stderr
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
     flat = [r for rs in runs for r in rs]
     bars = ProgressBars(flat, [int(read_json(Path(r) / "config.json")["total_steps"]) for r in flat],
