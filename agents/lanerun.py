@@ -28,6 +28,7 @@ from agents.rundir import (
     CHECKPOINT,
     RunLogger,
     checkpoint_bytes,
+    disk_failed,
     get_status,
     load_checkpoint,
     locked,
@@ -161,6 +162,8 @@ def _run_lanes(runs: list[Path], resume: bool, progress: ProgressFn | None,
                        lanes=len(runs))
             results[i] = JobResult(str(runs[i]), status, "", ln.global_step, recent)
         return [results[i] for i in range(len(runs))]
+    except (OSError, UserError) as exc:   # a checkpoint or CSV row that cannot be written
+        raise disk_failed([runs[i] for i in trainer.active] or runs, exc) from None
     except KeyboardInterrupt:
         for i in trainer.active:
             set_status(runs[i], "interrupted", global_step=trainer.lanes[i].global_step)

@@ -182,6 +182,17 @@ def set_status(run: Path, status: str, **extra: Any) -> None:
     write_json(run / "status.json", {"status": status, **extra})
 
 
+def disk_failed(runs: list[Path], exc: OSError | UserError) -> UserError:
+    """A write that failed mid-run (a full or read-only disk) as one line; each run's status.json says so
+    where it still can be written. The checkpoint on disk is the last good state."""
+    msg = str(exc) if isinstance(exc, UserError) else f"cannot write in {runs[0]}: {exc.strerror or exc}"
+    msg += "; training stopped, the last checkpoint is kept: resume once the disk is writable"
+    for run in runs:
+        with contextlib.suppress(UserError):
+            set_status(run, "failed", reason=msg)
+    return UserError(msg)
+
+
 def get_status(run: Path) -> dict[str, Any]:
     """status.json; a run that says "running" but whose lock names a process of this host that no longer
     exists is reported as "died" (a reader's view: status.json itself changes when the lock is taken over)."""

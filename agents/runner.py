@@ -22,6 +22,7 @@ from agents.ppo import Callback, PPOConfig
 from agents.rundir import (
     CHECKPOINT,
     RunLogger,
+    disk_failed,
     get_status,
     load_checkpoint,
     locked,
@@ -143,6 +144,8 @@ def _train(run: Path, config: PPOConfig, scale: CheckedScale, resume: bool, prog
         msg = f"{exc}; training stopped and nothing of this update was saved: {where}"
         set_status(run, "failed", reason=msg, global_step=kept)
         return JobResult(str(run), "failed", msg, kept, recent)
+    except (OSError, UserError) as exc:   # a checkpoint or CSV row that cannot be written
+        raise disk_failed([run], exc) from None
     except KeyboardInterrupt:
         set_status(run, "interrupted", global_step=trainer.global_step)
         raise

@@ -169,6 +169,25 @@ def test_evaluate_whose_save_fails_at_the_end_prints_the_result(trained: Path, t
     assert result["episodes"] == 2 and len(result["returns"]) == 2
 
 
+@pytest.mark.parametrize("env", ["Hopper-v5", "Pendulum-v1"])   # lanes of one trainer; a single run
+def test_a_disk_that_fills_up_during_training_is_one_line(tmp_path: Path, env: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A real full disk: a 96 KiB tmpfs, enough for the run's first files and not for its checkpoints."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        code = main(["train", "--env", env, "--total-steps", "4096", "--set", "num_steps=256", "--set",
+                     "update_epochs=1", "--set", "checkpoint_every=1", "--no-progress", "--out", str(disk / "r")])
+        err = one_line_error(capsys, code, "No space left on device", "the last checkpoint is kept")
+        status = json.loads((disk / "r" / "seed_0" / "status.json").read_text())
+        assert status["status"] == "failed" and "No space left on device" in status["reason"], err
+        assert not (disk / "r" / "seed_0" / LOCK).exists()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
 # ---------------------------------------------------------------------------------------------------
 # 2. a damaged checkpoint, on every path that reads one
 
