@@ -402,6 +402,6 @@ def test_evaluate_every_configuration_grouped_by_label(trained: Path, tmp_path: 
     stdout = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in stdout] == [
         str(out / "mla-ppo" / "seed_3"), "mla-ppo", str(out / "ppo" / "seed_3"), "ppo"]
-    assert stdout[1].startswith("mla-ppo: mean return ") and stdout[1].endswith("over 1 run(s)")
+    assert stdout[1].startswith("mla-ppo: mean return ") and stdout[1].endswith("over 1 run(s) (std across runs 0.0)")
     for label in ("ppo", "mla-ppo"):
         assert json.loads((out / label / "seed_3" / "evaluation.json").read_text())["episodes"] == 1

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps(res, sort_keys=True))
                 unsaved.append(str(exc))
         if len(groups) > 1 or len(runs) > 1:
-            print(f"{label}: mean return {np.mean(means):.1f} ± {np.std(means):.1f} over {len(runs)} run(s)")
+            print(f"{label}: mean return {np.mean(means):.1f} over {len(runs)} run(s) "
+                  f"(std across runs {np.std(means):.1f})")
     if unsaved:
         raise UserError(f"{unsaved[0]} (and {len(unsaved) - 1} more); each unsaved result is printed above as "
                         "JSON" if len(unsaved) > 1 else f"{unsaved[0]}; the result is printed above as JSON")
