@@ -41,8 +41,9 @@ examples
   pgcheck train --preset mla-ppo --grid ao=0.5,1 --grid ar=0,0.5 --seeds 0-4   (a 2 x 2 grid x 5 seeds)
 configurations: every --preset (repeatable) times every point of the --grid product is one configuration,
   trained for every seed; on a batched MuJoCo task all of them are lanes of one process (--workers N: N)
-outputs: one configuration: RUN/seed_K/{config.json, certificate.json, metrics.csv, episodes.csv,
-  checkpoint.pt, tb/}; several: RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
+outputs: one configuration: RUN/seed_K/{config.json, certificate.json, run.json (provenance), status.json,
+  metrics.csv, episodes.csv, checkpoint.pt, tb/, lock (while a process trains it)}; several:
+  RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
   pgcheck compare RUN compares the configurations, pgcheck train --resume RUN continues them all
 exit status: 0 trained, 1 a run stopped (NaN/inf loss), 2 bad input (including an INVALID scale)"""
 
