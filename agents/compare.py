@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from agents import stats
-from agents.rundir import get_status, is_run, read_json, write_json
+from agents.rundir import get_status, read_json, require_writable, run_groups, write_json
 from pgcheck.errors import UserError
 from pgcheck.files import atomic_save, atomic_write
 
@@ -114,18 +114,9 @@ def find_groups(paths: list[Path]) -> list[Group]:
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such run directory")
-        if is_run(p):
-            found = [(p.resolve().parent.name, [p])]
-        else:
-            subdirs = sorted((q for q in p.iterdir() if q.is_dir()), key=lambda q: q.name) if p.is_dir() else []
-            runs = [q for q in subdirs if is_run(q)]
-            if runs:
-                found = [(p.resolve().name, runs)]
-            else:  # a command that trained several configurations: RUN/LABEL/seed_K, one group per LABEL
-                found = [(q.resolve().name, inner) for q in subdirs
-                         if (inner := sorted((r for r in q.iterdir() if is_run(r)), key=lambda r: r.name))]
-            if not found:
-                raise UserError(f"{p} is not a run directory (no config.json) and holds none")
+        found = run_groups(p)
+        if not found:
+            raise UserError(f"{p} is not a run directory (no config.json) and holds none")
         for name, runs in found:
             g = groups.setdefault(name, Group(name))
             known = {r.path.resolve() for r in g.runs}
@@ -278,8 +269,8 @@ def plot(groups: list[Group], out: Path, points: int = 100) -> None:
 def compare_runs(paths: list[Path], out_prefix: Path) -> dict[str, Any]:
     """Write ``<out_prefix>.png``, ``.md`` and ``.json``; return the table text, rows and paths."""
     groups = find_groups(paths)
+    require_writable(out_prefix.parent)   # before the work: a read-only place is one line, not a lost table
     text, rows = table(groups)
-    out_prefix.parent.mkdir(parents=True, exist_ok=True)
     png = out_prefix.with_name(out_prefix.name + ".png")
     plot(groups, png)
     md = out_prefix.with_name(out_prefix.name + ".md")

@@ -17,7 +17,7 @@ from agents.envs import make_env
 from agents.normalize import ObsNormalizer
 from agents.policy import ActorCritic
 from agents.ppo import PPOConfig
-from agents.rundir import load_checkpoint, read_config, write_json
+from agents.rundir import CHECKPOINT, load_checkpoint, read_config, restoring, write_json
 from pgcheck.errors import UserError
 
 
@@ -27,17 +27,32 @@ def load_policy(run: Path) -> tuple[PPOConfig, ActorCritic, ObsNormalizer, dict[
     state = load_checkpoint(run)
     if state is None:
         raise UserError(f"{run} has no checkpoint yet (the run has not completed an update)")
-    policy_state = state["policy"]
-    obs_dim = int(policy_state["actor.0.weight"].shape[1])
-    act_dim = int(policy_state["log_std"].shape[0])
-    policy = ActorCritic(obs_dim, act_dim, config.hidden_sizes, config.log_std_init)
-    policy.load_state_dict(policy_state)
-    norm = ObsNormalizer((obs_dim,))
-    norm.load_state_dict(state["obs_norm"])
+    with restoring(run / CHECKPOINT):
+        policy_state = state["policy"]
+        obs_dim = int(policy_state["actor.0.weight"].shape[1])
+        act_dim = int(policy_state["log_std"].shape[0])
+        policy = ActorCritic(obs_dim, act_dim, config.hidden_sizes, config.log_std_init)
+        policy.load_state_dict(policy_state)
+        norm = ObsNormalizer((obs_dim,))
+        norm.load_state_dict(state["obs_norm"])
+        int(state["global_step"])
     return config, policy, norm, state
 
 
 def evaluate_run(run: Path, episodes: int = 10, seed: int | None = None) -> dict[str, Any]:
+    """:func:`evaluate_policy`, its result written to RUN/evaluation.json."""
+    result = evaluate_policy(run, episodes, seed)
+    save_evaluation(run, result)
+    return result
+
+
+def save_evaluation(run: Path, result: dict[str, Any]) -> Path:
+    write_json(run / "evaluation.json", result)
+    return run / "evaluation.json"
+
+
+def evaluate_policy(run: Path, episodes: int = 10, seed: int | None = None) -> dict[str, Any]:
+    """The run's policy over ``episodes`` deterministic episodes; writes nothing."""
     config, policy, norm, state = load_policy(run)
     env = make_env(config.env_id)
     actor = policy.numpy_actor()
@@ -63,5 +78,4 @@ def evaluate_run(run: Path, episodes: int = 10, seed: int | None = None) -> dict
               "episodes": episodes, "seed": base, "deterministic": True,
               "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
               "returns": returns, "lengths": lengths, "seconds": time.perf_counter() - t0}
-    write_json(run / "evaluation.json", result)
     return result

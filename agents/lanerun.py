@@ -28,14 +28,17 @@ from agents.rundir import (
     CHECKPOINT,
     RunLogger,
     checkpoint_bytes,
+    disk_failed,
     get_status,
     load_checkpoint,
+    locked,
     read_checkpoint,
     read_config,
     read_json,
+    restoring,
     set_status,
 )
-from agents.runner import JobResult, ProgressFn, run_scale
+from agents.runner import JobResult, ProgressFn, run_on_ray, run_scale
 from pgcheck.errors import UserError
 from pgcheck.files import atomic_write
 
@@ -44,6 +47,11 @@ NEXT = "checkpoint.next.pt"
 
 def _load(path: Path) -> dict[str, Any]:
     return read_checkpoint(path)  # weights_only: a checkpoint cannot run code while it is read
+
+
+def _update_index(path: Path, state: dict[str, Any]) -> int:
+    with restoring(path):
+        return int(state["update_index"])
 
 
 def save_lane_checkpoints(trainer: LaneTrainer, runs: Sequence[Path], lanes: Sequence[int]) -> None:
@@ -57,11 +65,12 @@ def save_lane_checkpoints(trainer: LaneTrainer, runs: Sequence[Path], lanes: Seq
 def recover_checkpoints(runs: Sequence[Path]) -> None:
     """Finish or undo an interrupted :func:`save_lane_checkpoints` of these runs (failed runs excluded)."""
     live = [r for r in runs if get_status(r).get("status") != "failed"]
-    nexts = {r: int(_load(r / NEXT)["update_index"]) for r in live if (r / NEXT).is_file()}
+    nexts = {r: _update_index(r / NEXT, _load(r / NEXT)) for r in live if (r / NEXT).is_file()}
     if not nexts:
         return
     target = max(nexts.values())
-    current = {r: int(_load(r / CHECKPOINT)["update_index"]) if (r / CHECKPOINT).is_file() else -1 for r in live}
+    current = {r: _update_index(r / CHECKPOINT, _load(r / CHECKPOINT)) if (r / CHECKPOINT).is_file() else -1
+               for r in live}
     complete = all(nexts.get(r) == target or current[r] == target for r in live)
     for r in nexts:
         if complete:
@@ -103,14 +112,21 @@ def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | 
                   stop_after_updates: int | None = None, nthread: int | None = None) -> list[JobResult]:
     """Train (or continue) the runs ``run_dirs`` as lanes of one trainer, its physics on ``nthread`` threads
     (default :func:`physics_threads`). Never raises for a NaN loss: that lane stops, keeps its last good
-    checkpoint and its result (and status.json) say why; the others go on."""
+    checkpoint and its result (and status.json) say why; the others go on. Every lane's run directory is
+    locked while it trains (:func:`agents.rundir.lock_run`)."""
     runs = [Path(r) for r in run_dirs]
+    with locked(runs):
+        return _run_lanes(runs, resume, progress, stop_after_updates, nthread)
+
+
+def _run_lanes(runs: list[Path], resume: bool, progress: ProgressFn | None,
+               stop_after_updates: int | None, nthread: int | None) -> list[JobResult]:
     configs = [read_config(r) for r in runs]
     scales = [run_scale(r, c) for r, c in zip(runs, configs, strict=True)]
     if resume:
         recover_checkpoints(runs)
     states = [load_checkpoint(r) if resume else None for r in runs]
-    indices = {int(s["update_index"]) if s is not None else 0 for s in states}
+    indices = {_update_index(r / CHECKPOINT, s) if s is not None else 0 for r, s in zip(runs, states, strict=True)}
     if len(indices) > 1:
         raise UserError(f"the runs {', '.join(map(str, runs))} are at different updates; resume them separately")
     torch.set_num_threads(configs[0].torch_threads)
@@ -118,7 +134,8 @@ def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | 
                           nthread=physics_threads() if nthread is None else nthread)
     for i, state in enumerate(states):
         if state is not None:
-            trainer.load_lane_state_dict(i, state)
+            with restoring(runs[i] / CHECKPOINT):
+                trainer.load_lane_state_dict(i, state)
     loggers = [RunLogger(r, c.checkpoint_every, resume_step=ln.global_step)
                for r, c, ln in zip(runs, configs, trainer.lanes, strict=True)]
     callbacks: list[list[Callback]] = []
@@ -154,6 +171,8 @@ def run_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | 
                        lanes=len(runs))
             results[i] = JobResult(str(runs[i]), status, "", ln.global_step, recent)
         return [results[i] for i in range(len(runs))]
+    except (OSError, UserError) as exc:   # a checkpoint or CSV row that cannot be written
+        raise disk_failed([runs[i] for i in trainer.active] or runs, exc) from None
     except KeyboardInterrupt:
         for i in trainer.active:
             set_status(runs[i], "interrupted", global_step=trainer.lanes[i].global_step)
@@ -196,7 +215,7 @@ def lane_groups(jobs: Sequence[tuple[str, bool]], workers: int) -> tuple[list[li
             single.append((run_dir, resume))
             continue
         state = load_checkpoint(Path(run_dir)) if resume else None
-        index = int(state["update_index"]) if state is not None else 0
+        index = _update_index(Path(run_dir) / CHECKPOINT, state) if state is not None else 0
         key = (*(repr(getattr(config, f)) for f in SHARED_FIELDS), resume, index)
         keyed.setdefault(key, []).append(run_dir)
     groups: list[list[str]] = []
@@ -240,24 +259,13 @@ def run_groups_local(groups: Sequence[Sequence[str]], resume: bool, workers: int
         bars.close()
 
 
-def run_groups_ray(groups: Sequence[Sequence[str]], resume: bool, address: str | None) -> list[JobResult]:
-    """Each group as one Ray task (one CPU): run directories must be on storage every node shares."""
-    import sys
+def _one_cpu_lanes_job(run_dirs: Sequence[str], resume: bool, progress: ProgressFn | None = None) -> list[JobResult]:
+    # a Ray task holds one CPU, so its physics gets one thread, not every CPU of the node
+    return run_lanes_job(run_dirs, resume, progress, nthread=1)
 
-    try:
-        import ray
-    except ImportError:
-        raise UserError("the Ray backend needs the ray package: pip install 'pgcheck[ray]'") from None
-    ray.init(address=address, ignore_reinit_error=True,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
-    remote_job = ray.remote(num_cpus=1)(run_lanes_job)
-    refs = [remote_job.remote(list(g), resume, None, None, 1) for g in groups]   # one CPU each: one physics thread
-    results: list[JobResult] = []
-    pending = list(refs)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        for group_results in ray.get(done):
-            results.extend(group_results)
-        print(f"ray: {len(results)}/{sum(len(g) for g in groups)} lanes done", file=sys.stderr)
-    order = {r: i for i, r in enumerate(r for g in groups for r in g)}
-    return sorted(results, key=lambda res: order[res.run])
+
+def run_groups_ray(groups: Sequence[Sequence[str]], resume: bool, address: str | None,
+                   progress: bool = True) -> list[JobResult]:
+    """Each group as one Ray task (one CPU): run directories must be on storage every node shares."""
+    per_group = run_on_ray(_one_cpu_lanes_job, [(list(g), resume) for g in groups], groups, address, progress)
+    return [res for results in per_group for res in results]

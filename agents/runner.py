@@ -8,6 +8,7 @@ certificate matches the one recorded in the run, so a worker never trains with a
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -19,12 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from agents.ppo import Callback, PPOConfig
 from agents.rundir import (
+    CHECKPOINT,
     RunLogger,
+    disk_failed,
     get_status,
     load_checkpoint,
+    locked,
+    provenance,
     read_config,
     read_json,
+    restoring,
+    run_groups,
     set_status,
+    write_config,
     write_json,
 )
 from pgcheck.errors import UserError
@@ -37,12 +45,20 @@ BACKENDS = ("local", "ray")
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
-def create_run(run: Path, config: PPOConfig, certificate_json: str, meta: dict[str, Any]) -> None:
-    """Make a fresh run directory with its config, certificate and status."""
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", config.to_dict())
+def create_run(run: Path, config: PPOConfig, certificate_json: str, meta: dict[str, Any], *,
+               requested_total_steps: int | None = None, origin: dict[str, Any] | None = None) -> None:
+    """Make a fresh run directory with its config (and the steps asked for, when the trained
+    ``config.total_steps`` differs), certificate, status and run.json: ``meta`` and the ``origin``
+    (:func:`agents.rundir.provenance`; computed for this process when not given)."""
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write {run}: {exc.strerror or exc}") from None
+    write_config(run, config, requested_total_steps)
     atomic_write(run / "certificate.json", certificate_json)
-    write_json(run / "run.json", meta)
+    if origin is None:
+        origin = provenance(["python", *sys.argv], config.device)
+    write_json(run / "run.json", {**meta, "provenance": origin})
     set_status(run, "created")
 
 
@@ -62,7 +78,11 @@ def run_scale(run: Path, config: PPOConfig) -> CheckedScale:
     from pgcheck.check import checked_scale
 
     scale = checked_scale(config.scale, config.scale_params)   # refused: InvalidScaleError / ExprError
-    recorded = Certificate.from_dict(read_json(run / "certificate.json"))
+    try:
+        recorded = Certificate.from_dict(read_json(run / "certificate.json"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{run / 'certificate.json'}: not a pgcheck certificate "
+                        f"({type(exc).__name__}: {exc})") from None
     if recorded.canonical_hash != scale.certificate.canonical_hash:
         raise UserError(f"{run}: the scale {config.scale!r} no longer matches the certificate recorded "
                         "in the run (different pgcheck version or definition)")
@@ -72,25 +92,39 @@ def run_scale(run: Path, config: PPOConfig) -> CheckedScale:
 def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
             stop_after_updates: int | None = None) -> JobResult:
     """Train (or continue) the run in ``run_dir`` to its total_steps. Never raises for a NaN loss:
-    the run stops, keeps its last good checkpoint, and the result says why."""
+    the run stops, keeps its last good checkpoint, and the result says why. The run is locked while it trains
+    (:func:`agents.rundir.lock_run`): a second writer gets a one-line error."""
+    run = Path(run_dir)
+    config = read_config(run)
+    scale = run_scale(run, config)
+    with locked([run]):
+        return _train(run, config, scale, resume, progress, stop_after_updates)
+
+
+def _train(run: Path, config: PPOConfig, scale: CheckedScale, resume: bool, progress: ProgressFn | None,
+           stop_after_updates: int | None) -> JobResult:
     import torch
 
     from agents.ppo import PPO, NonFiniteLossError
 
-    run = Path(run_dir)
-    config = read_config(run)
-    scale = run_scale(run, config)
     torch.set_num_threads(config.torch_threads)
-    trainer = PPO(config, scale)
+    before = get_status(run).get("status")
     state = load_checkpoint(run) if resume else None
-    if state is not None:
-        trainer.load_state_dict(state)
+    trainer = PPO(config, scale)
+    try:
+        if state is not None:
+            with restoring(run / CHECKPOINT):
+                trainer.load_state_dict(state)
+    except BaseException:
+        trainer.close()
+        raise
     logger = RunLogger(run, config.checkpoint_every, resume_step=trainer.global_step)
     callbacks: list[Callback] = [logger]
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, str(run)))
     set_status(run, "running", pid=os.getpid(), resumed_from_step=trainer.global_step if resume else None,
-               exact_env_state=trainer.exact_env_state, device=str(trainer.device))
+               resumed_after=before if resume else None, exact_env_state=trainer.exact_env_state,
+               device=str(trainer.device))
     recent = float("nan")
     try:
         trainer.learn(callbacks, max_updates=stop_after_updates)
@@ -110,6 +144,8 @@ def run_job(run_dir: str, resume: bool, progress: ProgressFn | None = None,
         msg = f"{exc}; training stopped and nothing of this update was saved: {where}"
         set_status(run, "failed", reason=msg, global_step=kept)
         return JobResult(str(run), "failed", msg, kept, recent)
+    except (OSError, UserError) as exc:   # a checkpoint or CSV row that cannot be written
+        raise disk_failed([run], exc) from None
     except KeyboardInterrupt:
         set_status(run, "interrupted", global_step=trainer.global_step)
         raise
@@ -205,41 +241,74 @@ def _drain(q: Any, sink: ProgressFn, timeout: float) -> None:
         return
 
 
-def run_ray(jobs: Sequence[tuple[str, bool]], address: str | None) -> list[JobResult]:
-    """Run each job as a Ray task (one CPU each). Run directories must be on storage the Ray workers
-    share with this machine (the same path on every node), since each job reads and writes its run."""
+def run_on_ray(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], runs: Sequence[Sequence[str]],
+               address: str | None, progress: bool = True) -> list[Any]:
+    """``fn(*call, progress=...)`` for every call as one Ray task (one CPU each), ``runs[k]`` the run
+    directories call k trains; returns the results in the order of ``calls``. Progress: one bar per run (the
+    tasks report to a Ray queue) or, without bars, a line per finished task. A task that fails does not stop
+    the others; when all have ended, its error is raised as itself, one line (a UserError from the task stays
+    a UserError) instead of Ray's wrapper with the remote traceback; a task Ray lost (a crashed worker or node)
+    is a UserError naming its runs."""
     try:
         import ray
+        import ray.exceptions
+        from ray.util.queue import Queue
     except ImportError:
         raise UserError("the Ray backend needs the ray package: pip install 'pgcheck[ray]'") from None
-    ray.init(address=address, ignore_reinit_error=True,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
-    remote_job = ray.remote(num_cpus=1)(run_job)
-    refs = [remote_job.remote(r, resume) for r, resume in jobs]
-    results: list[JobResult] = []
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,   # Ray's banners off stderr
+                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}})
+    flat = [r for rs in runs for r in rs]
+    bars = ProgressBars(flat, [int(read_json(Path(r) / "config.json")["total_steps"]) for r in flat],
+                        enabled=progress)
+    q = Queue() if progress else None
+    remote = ray.remote(num_cpus=1)(fn)
+    refs = [remote.remote(*call, progress=q.put if q is not None else None) for call in calls]
+    index = {ref: k for k, ref in enumerate(refs)}
+    results: list[Any] = [None] * len(refs)
+    errors: list[BaseException] = []
     pending = list(refs)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        results.extend(ray.get(done))
-        print(f"ray: {len(results)}/{len(refs)} jobs done", file=sys.stderr)
-    order = {r: i for i, (r, _) in enumerate(jobs)}
-    return sorted(results, key=lambda res: order[res.run])
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=0.2)
+            if q is not None:
+                for msg in q.get_nowait_batch(q.qsize()):
+                    bars(msg)
+            for ref in done:
+                k = index[ref]
+                try:
+                    results[k] = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)
+                    errors.append(cause if isinstance(cause, Exception) else
+                                  UserError(f"a Ray task for {', '.join(runs[k])} failed: "
+                                            f"{str(exc).splitlines()[0][:200]}"))
+                except ray.exceptions.RayError as exc:
+                    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+                    errors.append(UserError(f"Ray lost the task for {', '.join(runs[k])} ({type(exc).__name__}: "
+                                            f"{first}); its runs keep their last checkpoints: resume them"))
+                if not progress:
+                    print(f"ray: {', '.join(runs[k])} ended ({len(refs) - len(pending)}/{len(refs)})",
+                          file=sys.stderr)
+    finally:
+        bars.close()
+        if q is not None:
+            q.shutdown()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def run_ray(jobs: Sequence[tuple[str, bool]], address: str | None, progress: bool = True) -> list[JobResult]:
+    """Run each job as a Ray task (one CPU each). Run directories must be on storage the Ray workers
+    share with this machine (the same path on every node), since each job reads and writes its run."""
+    out: list[JobResult] = run_on_ray(run_job, list(jobs), [[r] for r, _ in jobs], address, progress)
+    return out
 
 
 def find_runs(root: Path) -> list[Path]:
-    """The runs ``root`` stands for: itself (a run), the runs in it (RUN/seed_K), or, for a command that
-    trained several configurations, the runs in each configuration's directory (RUN/LABEL/seed_K)."""
-    from agents.rundir import is_run
-
-    if is_run(root):
-        return [root]
-    if not root.is_dir():
-        return []
-    children = sorted(p for p in root.iterdir() if p.is_dir())
-    runs = [p for p in children if is_run(p)]
-    if runs:
-        return runs
-    return [q for p in children for q in sorted(p.iterdir()) if is_run(q)]
+    """The runs ``root`` stands for (:func:`agents.rundir.run_groups`), one list."""
+    return [r for _, runs in run_groups(root) for r in runs]
 
 
 def pending_jobs(root: Path) -> list[tuple[str, bool]]:

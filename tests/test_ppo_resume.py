@@ -4,6 +4,7 @@ run and keeps the last good checkpoint."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -75,12 +76,42 @@ def test_killed_cli_run_resumes_to_the_same_parameters(tmp_path: Path) -> None:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert get_status(killed / "seed_7")["status"] == "running"  # it really was killed mid-run
+    # it really was killed mid-run: status.json still says so, and a reader sees that its process is gone
+    assert json.loads((killed / "seed_7" / "status.json").read_text())["status"] == "running"
+    assert get_status(killed / "seed_7")["status"] == "died"
     r = subprocess.run([sys.executable, "-m", "pgcheck_cli.main", "train", "--resume", str(killed), "--no-progress"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "resuming 1 run(s)" in r.stdout
+    assert "resuming 1 run(s)" in r.stdout and "afresh" not in r.stdout
     _same_final_state(tmp_path / "ref" / "seed_7", killed / "seed_7")
+    assert not (killed / "seed_7" / "lock").exists()
+
+
+def test_killed_before_its_first_checkpoint_resume_says_so_and_starts_afresh(tmp_path: Path) -> None:
+    """A real SIGKILL after the first update but before any checkpoint (the first is at the end): nothing
+    to resume from, so the seed starts afresh, and ends where an uninterrupted run does, rows not doubled."""
+    args = ["--env", "Hopper-v5", "--preset", "mla-ppo", "--seeds", "7", "--total-steps", "2048", "--no-progress",
+            "--set", "num_steps=512", "--set", "update_epochs=2", "--set", "checkpoint_every=10"]
+    cmd = [sys.executable, "-m", "pgcheck_cli.main", "train", *args]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = killed / "seed_7" / "metrics.csv"
+    deadline = time.time() + 90
+    while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(metrics.read_text().splitlines()) >= 2 and not (killed / "seed_7" / "checkpoint.pt").exists()
+    ref = subprocess.run([*cmd, "--out", str(tmp_path / "ref")], capture_output=True, text=True, timeout=120)
+    assert ref.returncode == 0, ref.stderr
+    r = subprocess.run([sys.executable, "-m", "pgcheck_cli.main", "train", "--resume", str(killed), "--no-progress"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (f"pgcheck train: {killed / 'seed_7'} has no checkpoint (it ended before its first one was saved): "
+            "starting seed 7 afresh") in r.stdout
+    _same_final_state(tmp_path / "ref" / "seed_7", killed / "seed_7")
+    status = get_status(killed / "seed_7")
+    assert status["status"] == "finished"
 
 
 @pytest.mark.parametrize(("key", "message"), [("obs", "the loss became nan at update 3"),

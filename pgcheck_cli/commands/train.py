@@ -41,8 +41,9 @@ examples
   pgcheck train --preset mla-ppo --grid ao=0.5,1 --grid ar=0,0.5 --seeds 0-4   (a 2 x 2 grid x 5 seeds)
 configurations: every --preset (repeatable) times every point of the --grid product is one configuration,
   trained for every seed; on a batched MuJoCo task all of them are lanes of one process (--workers N: N)
-outputs: one configuration: RUN/seed_K/{config.json, certificate.json, metrics.csv, episodes.csv,
-  checkpoint.pt, tb/}; several: RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
+outputs: one configuration: RUN/seed_K/{config.json, certificate.json, run.json (provenance), status.json,
+  metrics.csv, episodes.csv, checkpoint.pt, tb/, lock (while a process trains it)}; several:
+  RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
   pgcheck compare RUN compares the configurations, pgcheck train --resume RUN continues them all
 exit status: 0 trained, 1 a run stopped (NaN/inf loss), 2 bad input (including an INVALID scale)"""
 
@@ -137,6 +138,7 @@ class Variant:
     preset: str | None
     grid: dict[str, str]
     config: Any            # PPOConfig with seed 0
+    requested_steps: int | None = None   # the total steps asked for, when config.total_steps was cut down
 
 
 def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -245,6 +247,26 @@ def build_config(args: argparse.Namespace, preset_name: str | None = None,
     return config
 
 
+def whole_rollouts(variants: list[Variant]) -> list[Variant]:
+    """The configurations with ``total_steps`` cut down to whole rollouts (a run trains ``num_updates``
+    rollouts of ``num_steps × num_envs``), keeping the steps asked for; says so in one line where they differ."""
+    out, said = [], set()
+    for v in variants:
+        c = v.config
+        trained = c.num_updates * c.batch_size
+        if trained != c.total_steps:
+            line = (f"pgcheck train: {c.total_steps} steps is not a whole number of rollouts of {c.batch_size} "
+                    f"(num_steps {c.num_steps} × num_envs {c.num_envs}): each run trains {trained} steps "
+                    f"({c.num_updates} updates); config.json records both")
+            if line not in said:
+                said.add(line)
+                print(line)
+            v = dataclasses.replace(v, config=dataclasses.replace(c, total_steps=trained),
+                                    requested_steps=c.total_steps)
+        out.append(v)
+    return out
+
+
 def checked(scale: str, params: dict[str, str]) -> Any:
     """The CheckedScale, or a UserError that carries the counterexample."""
     from pgcheck.check import checked_scale
@@ -263,7 +285,7 @@ def _default_out(config: Any, preset: str | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
-        raise UserError("install ray to use --backend ray (pip install 'ray[default]')")
+        raise UserError("install ray to use --backend ray (pip install 'pgcheck[ray]')")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1 (got {args.workers})")
     if args.resume is not None:
@@ -271,11 +293,12 @@ def run(args: argparse.Namespace) -> int:
     from agents.ppo import resolve_device
 
     seeds = parse_seeds(args.seeds or "0")
-    variants = build_configs(args)
+    variants = whole_rollouts(build_configs(args))
     scales = [checked(v.config.scale, v.config.scale_params) for v in variants]  # before any environment exists
     config = variants[0].config
     resolve_device(config.device)  # an unavailable device is refused before any run directory exists
     from agents.envs import make_env
+    from agents.rundir import provenance, require_writable
     from agents.runner import create_run
 
     make_env(config.env_id).close()
@@ -286,6 +309,8 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out if args.out is not None else _default_out(config, name)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty; choose another --out or use --resume {out}")
+    require_writable(out)   # a read-only or immutable --out fails here, before any run directory
+    origin = provenance(sys.argv, config.device)
     total = len(variants) * len(seeds)
     if len(variants) > 1:
         print(f"pgcheck train: {config.env_id}, {len(variants)} configurations × {len(seeds)} seed(s) = "
@@ -303,14 +328,13 @@ def run(args: argparse.Namespace) -> int:
             run_dir = base / f"seed_{s}"
             create_run(run_dir, dataclasses.replace(c, seed=s), scale.certificate.to_json(),
                        {"label": out.name if v.label is None else f"{out.name}/{v.label}", "preset": v.preset,
-                        "grid": v.grid, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:]})
+                        "grid": v.grid, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:]},
+                       requested_total_steps=v.requested_steps, origin=origin)
             jobs.append((str(run_dir), False))
     return _launch(args, jobs, out)
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from agents.ppo import resolve_device
-    from agents.rundir import read_config, write_json
     from agents.runner import pending_jobs
 
     root: Path = args.resume
@@ -326,36 +350,62 @@ def _resume(args: argparse.Namespace) -> int:
     if not jobs:
         print(f"pgcheck train: every run under {root} has finished")
         return 0
-    for run_dir, _ in jobs:
-        config = read_config(Path(run_dir))
-        resolve_device(args.device or config.device)
-        if args.device is not None and args.device != config.device:
-            # the device is machinery, not a hyperparameter: a run may move, e.g. from a GPU box to a CPU
-            write_json(Path(run_dir) / "config.json",
-                       dataclasses.replace(config, device=args.device).to_dict())
     print(f"pgcheck train: resuming {len(jobs)} run(s) under {root}")
     return _launch(args, jobs, root)
 
 
+def _prepare_resume(args: argparse.Namespace, runs: list[Path]) -> None:
+    """Under the runs' locks, before they train again: move them to --device, say which start afresh, and
+    add this resume's provenance to run.json."""
+    from agents.ppo import resolve_device
+    from agents.rundir import CHECKPOINT, provenance, read_config, read_json, write_config, write_json
+
+    origin = None
+    for run in runs:
+        config = read_config(run)
+        resolve_device(args.device or config.device)
+        if args.device is not None and args.device != config.device:
+            # the device is machinery, not a hyperparameter: a run may move, e.g. from a GPU box to a CPU
+            config = dataclasses.replace(config, device=args.device)
+            write_config(run, config)
+        if not (run / CHECKPOINT).is_file():
+            print(f"pgcheck train: {run} has no checkpoint (it ended before its first one was saved): "
+                  f"starting seed {config.seed} afresh")
+        origin = origin or provenance(sys.argv, config.device)
+        meta = read_json(run / "run.json") if (run / "run.json").is_file() else {}
+        if isinstance(meta, dict):
+            write_json(run / "run.json", {**meta, "resumes": [*meta.get("resumes", []), origin]})
+
+
 def _launch(args: argparse.Namespace, jobs: list[tuple[str, bool]], out: Path) -> int:
     from agents.lanerun import lane_groups, run_groups_local, run_groups_ray
+    from agents.rundir import locked
     from agents.runner import run_local, run_ray
 
     # runs of a batched MuJoCo task train as lanes of one trainer (one process by default; --workers N
-    # splits them over N processes, --backend ray makes each group a Ray task); others one run per process
+    # splits them over N processes, --backend ray makes each group a Ray task); others one run per process.
+    # Runs to resume are locked while they are prepared and grouped (a second writer stops here, before
+    # anything changes); each job then locks its runs again while it trains.
+    progress = not args.no_progress
+    plan = []
+    resumed = [Path(r) for r, resume in jobs if resume]
+    with locked(resumed):
+        if resumed:
+            _prepare_resume(args, resumed)
+        for resume in sorted({r for _, r in jobs}):
+            these = [j for j in jobs if j[1] == resume]
+            plan.append((resume, *lane_groups(these, args.workers or 1)))
     results = []
-    for resume in sorted({r for _, r in jobs}):
-        these = [j for j in jobs if j[1] == resume]
-        groups, single = lane_groups(these, args.workers or 1)
+    for resume, groups, single in plan:
         if groups:
-            results += (run_groups_ray(groups, resume, args.ray_address) if args.backend == "ray"
-                        else run_groups_local(groups, resume, args.workers or 1, progress=not args.no_progress))
+            results += (run_groups_ray(groups, resume, args.ray_address, progress) if args.backend == "ray"
+                        else run_groups_local(groups, resume, args.workers or 1, progress=progress))
         if single:
             if args.backend == "ray":
-                results += run_ray(single, args.ray_address)
+                results += run_ray(single, args.ray_address, progress)
             else:
                 workers = args.workers or min(len(single), os.cpu_count() or 1)
-                results += run_local(single, workers, progress=not args.no_progress)
+                results += run_local(single, workers, progress=progress)
     failed = 0
     for r in results:
         ret = "-" if r.recent_return != r.recent_return else f"{r.recent_return:.1f}"
