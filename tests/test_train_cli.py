@@ -168,3 +168,15 @@ def test_help_of_every_new_subcommand_renders(capsys: pytest.CaptureFixture[str]
         assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "train" in out and "compare" in out and "evaluate" in out
+
+
+@pytest.mark.parametrize("key", ["exact_lanes", "num_steps", "seed", "env", "scale"])
+def test_grid_refuses_a_field_every_lane_of_a_trainer_shares(key: str) -> None:
+    from agents.lanes import SHARED_FIELDS
+    from pgcheck.errors import UserError
+    from pgcheck_cli.commands.train import parse_grid
+
+    with pytest.raises(UserError, match=f"--grid {key}: .* {key} is shared by every run"):
+        parse_grid([f"{key}=1,2"])
+    assert "exact_lanes" in SHARED_FIELDS
+    assert parse_grid(["ao=0.5,1", "learning_rate=1e-4"]) == [("ao", ["0.5", "1"]), ("learning_rate", ["1e-4"])]

@@ -24,10 +24,8 @@ DEFAULT_ENV = "Hopper-v5"
 DEFAULT_PRESET = "ppo"
 # options that define a run; --resume takes the run's recorded values and refuses these
 _RUN_DEFINING = ("env", "preset", "scale", "alpha", "ent_coef", "total_steps", "seeds", "num_envs", "out")
-# config fields a --grid may vary: per lane, not shared by the lanes of one trainer (agents.lanes.SHARED_FIELDS)
-_NOT_GRIDDED = ("scale", "scale_params", "seed", "env_id", "env", "total_steps", "num_envs", "num_steps",
-                "update_epochs", "minibatch_size", "hidden_sizes", "norm_adv", "device", "torch_threads",
-                "checkpoint_every")
+# what a --grid may not vary besides agents.lanes.SHARED_FIELDS (the fields the lanes of one trainer share)
+_RUN_IDENTITY = ("scale", "scale_params", "seed", "env")
 
 HELP = "train PPO or MLA-PPO (update Uπ(f) with a checked scale f) on a Gymnasium/MuJoCo task"
 
@@ -143,6 +141,8 @@ class Variant:
 
 def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     """``["ao=0.5,1", "ar=0"]`` → ``[("ao", ["0.5", "1"]), ("ar", ["0"])]`` (values kept as written)."""
+    from agents.lanes import SHARED_FIELDS
+
     out: list[tuple[str, list[str]]] = []
     for item in items:
         key, sep, text = item.partition("=")
@@ -154,7 +154,7 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
             raise UserError(f"--grid {key} given twice (write all its values in one --grid)")
         if len(set(values)) < len(values):
             raise UserError(f"--grid {item!r}: a value is repeated")
-        if key in _NOT_GRIDDED:
+        if key in _RUN_IDENTITY or key in SHARED_FIELDS:
             raise UserError(f"--grid {key}: only a scale parameter or a per-run field (alpha, ent_coef, "
                             f"learning_rate, ...) can vary; {key} is shared by every run of the command")
         out.append((key, values))
