@@ -20,7 +20,7 @@ from agents.lanerun import NEXT, recover_checkpoints, run_lanes_job, save_lane_c
 from agents.lanes import LaneTrainer
 from agents.ppo import PPO, PPOConfig, RolloutBatch, ppo_loss, value_loss_fn
 from agents.presets import preset
-from agents.rundir import checkpoint_bytes, get_status, load_checkpoint
+from agents.rundir import checkpoint_bytes, get_status, load_checkpoint, read_config
 from agents.runner import create_run
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
@@ -343,8 +343,7 @@ def test_grid_over_eps_moves_the_value_clip(tmp_path: Path) -> None:
                     "--out", str(tmp_path / "g"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     for eps in ("0.1", "0.3"):
-        config = PPOConfig.from_dict(json.loads((tmp_path / "g" / f"ppo_eps={eps}" / "seed_0" / "config.json")
-                                                .read_text()))
+        config = read_config(tmp_path / "g" / f"ppo_eps={eps}" / "seed_0")
         assert config.scale_params["eps"] == eps and config.value_clip == float(eps)
 
 
