@@ -53,10 +53,10 @@ class PPOConfig:
     anneal_lr: bool = _f(True, "decay the step size linearly to 0 over the run")
     adam_eps: float = _f(1e-5, "Adam's ε")
     adv_norm: str = _f("minibatch", "the scale of Â (hence of ΔR, eq. 29) fed to the loss: minibatch (z-score per "
-                       "minibatch, unbiased std + 1e-8: CleanRL, and ACME's PPO of Oct 2021 to Aug 2022) | batch "
-                       "(z-score over the whole rollout, once per update) | scale (divide by a zero-debiased "
-                       "running mean of mean|Â| over rollouts, no centring: ACME's normalize_advantage since "
-                       "300c780, Aug 2022) | none (raw GAE Â)")
+                       "minibatch, unbiased std + 1e-8: CleanRL; ACME's PPO of 93a6a15, Oct 2021, with the biased "
+                       "std) | batch (z-score over the whole rollout, once per update) | scale (divide by a "
+                       "zero-debiased running mean of mean|Â| over rollouts, no centring: ACME's normalize_advantage "
+                       "since 300c780, Aug 2022) | none (raw GAE Â)")
     adv_scale_tau: float = _f(0.995, "decay of the running mean of mean|Â| of adv_norm=scale (ACME's "
                               "normalization_ema_tau)")
     clip_vloss: bool = _f(True, "clip V around its rollout value (CleanRL's clip_vloss)")
