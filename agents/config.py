@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 DEFAULT_CLIP = 0.2       # CleanRL's clip_coef
+ADV_NORMS = ("minibatch", "batch", "scale", "none")   # the values of PPOConfig.adv_norm
 
 
 def _f(default: Any, help: str) -> Any:
@@ -51,7 +52,13 @@ class PPOConfig:
     learning_rate: float = _f(3e-4, "Adam's step size (start of the schedule)")
     anneal_lr: bool = _f(True, "decay the step size linearly to 0 over the run")
     adam_eps: float = _f(1e-5, "Adam's ε")
-    norm_adv: bool = _f(True, "normalise advantages per minibatch")
+    adv_norm: str = _f("minibatch", "the scale of Â (hence of ΔR, eq. 29) fed to the loss: minibatch (z-score per "
+                       "minibatch, unbiased std + 1e-8: CleanRL; ACME's PPO of 93a6a15, Oct 2021, with the biased "
+                       "std) | batch (z-score over the whole rollout, once per update) | scale (divide by a "
+                       "zero-debiased running mean of mean|Â| over rollouts, no centring: ACME's normalize_advantage "
+                       "since 300c780, Aug 2022) | none (raw GAE Â)")
+    adv_scale_tau: float = _f(0.995, "decay of the running mean of mean|Â| of adv_norm=scale (ACME's "
+                              "normalization_ema_tau)")
     clip_vloss: bool = _f(True, "clip V around its rollout value (CleanRL's clip_vloss)")
     vf_clip: float | None = _f(None, "the value-clip range; none: the scale's parameter eps where it has one, "
                                "else 0.2 (CleanRL's one clip coefficient for policy and value)")
@@ -112,6 +119,10 @@ class PPOConfig:
             out.append(f"vf_clip must be positive (or none), not {self.vf_clip}")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             out.append("learning_rate and max_grad_norm must be positive")
+        if self.adv_norm not in ADV_NORMS:
+            out.append(f"adv_norm must be one of {', '.join(ADV_NORMS)}, not {self.adv_norm!r}")
+        if not 0 < self.adv_scale_tau < 1:
+            out.append(f"adv_scale_tau must be in (0, 1), not {self.adv_scale_tau}")
         if self.device not in ("auto", "cpu", "cuda"):
             out.append(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.vector_env not in ("inline", "sync", "async"):
@@ -125,11 +136,18 @@ class PPOConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PPOConfig:
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | {"norm_adv"}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(unknown)}")
         d = dict(d)
+        if "norm_adv" in d:  # before adv_norm: a bool, true = per-minibatch z-score, false = raw Â
+            old = d.pop("norm_adv")
+            if not isinstance(old, bool):
+                raise ValueError(f"norm_adv must be true or false, not {old!r}")
+            meant = "minibatch" if old else "none"
+            if d.setdefault("adv_norm", meant) != meant:
+                raise ValueError(f"norm_adv={str(old).lower()} contradicts adv_norm={d['adv_norm']!r}")
         if "hidden_sizes" in d:
             d["hidden_sizes"] = tuple(int(h) for h in d["hidden_sizes"])
         if "scale_params" in d:

@@ -10,7 +10,9 @@ minibatches) once for all lanes, with a lane axis in front of every array:
    normalisation, the actor, the action noise, reward scaling and the buffers work on (L, ...) arrays
    (:class:`~agents.normalize.LaneObsNormalizer`, :class:`~agents.normalize.LaneRewardScaler`,
    :class:`~agents.buffer.LaneBuffers`);
-2. evaluation: :func:`agents.ppo.evaluate_rollout` on each lane's own network and buffer;
+2. evaluation: :func:`agents.ppo.evaluate_rollout` on each lane's own network and buffer, then the rollout's
+   scale of Â (``adv_norm``, shared by the lanes) by :func:`agents.ppo.rollout_advantages` on each lane's own
+   advantages, with the lane's own running :class:`~agents.ppo.AdvantageScale` (checkpointed per lane);
 3. update: per minibatch index one forward pass over the lane axis, one loss call per :class:`LossGroup`
    (lanes sharing the scale function and the loss fields: :func:`agents.ppo.ppo_loss` on their (G, B) rows, so
    f is evaluated once per group and the loss — and the proof suite's ``ppo-trainer`` claim on it — is the
@@ -51,7 +53,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +63,7 @@ from agents.buffer import LaneBuffers, RolloutBuffer
 from agents.normalize import LaneObsNormalizer, LaneRewardScaler
 from agents.policy import LOG_2PI, ActorCritic
 from agents.ppo import (
+    AdvantageScale,
     Callback,
     PPOConfig,
     RolloutBatch,
@@ -69,13 +72,14 @@ from agents.ppo import (
     normalize_advantages,
     ppo_loss,
     resolve_device,
+    rollout_advantages,
 )
 from agents.tasks import BatchedTask, Engine
 from pgcheck.certificate import CheckedScale
 
 # fields every lane of one trainer shares (they fix the shapes of the stacked tensors and the loop)
 SHARED_FIELDS = ("env_id", "total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
-                 "hidden_sizes", "norm_adv", "device", "torch_threads", "checkpoint_every", "exact_lanes")
+                 "hidden_sizes", "adv_norm", "device", "torch_threads", "checkpoint_every", "exact_lanes")
 # the fields agents.ppo.ppo_loss reads: lanes that share them (and the scale) share one loss call
 LOSS_FIELDS = ("alpha", "ent_coef", "vf_coef", "clip_vloss", "value_clip")
 ADAM_BETAS = (0.9, 0.999)   # FlatAdam's (and torch.optim.Adam's) defaults
@@ -302,6 +306,7 @@ class Lane:
     elapsed: float = 0.0
     failed: str | None = None                # why the lane stopped (non-finite loss), None while it trains
     exact_env_state: bool = True
+    adv_scale: AdvantageScale = field(default_factory=lambda: AdvantageScale(0.995))  # adv_norm = "scale"
 
 
 @dataclass
@@ -435,7 +440,8 @@ class LaneTrainer:
                 act_rng=np.random.Generator(np.random.PCG64(streams[0])),
                 mb_rng=np.random.Generator(np.random.PCG64(streams[1])),
                 buffer=self.buffers.lanes[i], obs=self.obs[i], ep_return=self.ep_return[i],
-                ep_length=self.ep_length[i], recent_returns=deque(maxlen=20), torch_rng=torch.get_rng_state()))
+                ep_length=self.ep_length[i], recent_returns=deque(maxlen=20), torch_rng=torch.get_rng_state(),
+                adv_scale=AdvantageScale(c.adv_scale_tau)))
         self.stack = StackedActorCritic(policies, exact=c0.exact_lanes if exact is None else exact)
         self.groups = loss_groups(lanes)
         self.optimizer = LaneAdam(self.stack.flat, self.stack.grad, [c.learning_rate for c in configs],
@@ -551,6 +557,9 @@ class LaneTrainer:
         lanes = [i for i in self.active if i in batches]
         if not lanes:
             return {}
+        # the rollout's scale of Â (adv_norm), per lane on its own (n,) advantages: PPO.update's call, same bits
+        batches = {i: b._replace(advantages=rollout_advantages(b.advantages, c.adv_norm, self.lanes[i].adv_scale))
+                   if i in lanes else b for i, b in batches.items()}
         # lanes that are not trained (failed) get a copy of a trained lane's data: computed, never applied
         stacked = RolloutBatch(*(torch.stack([batches[i if i in lanes else lanes[0]][k] for i in range(L)])
                                  for k in range(len(RolloutBatch._fields))))
@@ -573,7 +582,7 @@ class LaneTrainer:
             for i in training:
                 perm[i] = self.lanes[i].mb_rng.permutation(n)
             b = stacked.take((arange, torch.from_numpy(perm).to(self.device)))
-            if c.norm_adv:  # per-minibatch normalisation; a block never straddles two lanes (n % mb == 0)
+            if c.adv_norm == "minibatch":  # per minibatch; a block never straddles two lanes (n % mb == 0)
                 b = b._replace(advantages=normalize_advantages(b.advantages.reshape(-1), mb).view(L, n))
             for start in range(0, n, mb):
                 sl = slice(start, start + mb)
@@ -720,7 +729,7 @@ class LaneTrainer:
             "torch_rng": lane.torch_rng.clone(), "obs": lane.obs.copy(), "ep_return": lane.ep_return.copy(),
             "ep_length": lane.ep_length.copy(), "recent_returns": list(lane.recent_returns),
             # PPO.load_state_dict reads env_states=None as "start fresh episodes"; lanes restore their worlds
-            "env_states": None,
+            "env_states": None, "adv_scale": lane.adv_scale.state_dict(),
             "batched_env_states": self.task.get_world_states(range(self._rows(i).start, self._rows(i).stop)),
         }
 
@@ -734,6 +743,8 @@ class LaneTrainer:
         self.optimizer.load_lane_state(i, state["optimizer"])
         self.obs_norm.load_lane_state(i, state["obs_norm"])
         self.rew_scale.load_lane_state(i, state["rew_scale"])
+        if "adv_scale" in state:   # checkpoints from before adv_norm had no scale mode, so no state
+            lane.adv_scale.load_state_dict(state["adv_scale"])
         lane.act_rng.bit_generator.state = state["act_rng"]
         lane.mb_rng.bit_generator.state = state["mb_rng"]
         lane.torch_rng = state["torch_rng"].clone()

@@ -9,8 +9,11 @@ The whole algorithm is in this file, top to bottom:
 2. :meth:`PPO.evaluate_rollout` — one batched pass: behaviour log-probabilities ``log π_old(a|s)``,
    values, bootstrap values (see :mod:`agents.buffer` for truncation), GAE advantages and targets, as a
    :class:`RolloutBatch`.
-3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches (advantages normalised per
-   minibatch by :func:`normalize_advantages`). The loss of a minibatch is the pure function
+3. :meth:`PPO.update` — ``update_epochs`` passes over shuffled minibatches. The scale of Â, hence of ΔR
+   (eq. 29), is ``adv_norm``: z-scored per minibatch by :func:`normalize_advantages` (the default), over the
+   rollout, divided by a running mean of |Â| (:class:`AdvantageScale`), or raw (:func:`rollout_advantages`).
+   f is not invariant to rescaling ΔR (MLA-PPO's ``f_MLA(αo, αr)``, Appendix C.2), so this choice is part
+   of the update rule a run trains with; ``ppo_loss`` takes Â as given. The loss of a minibatch is the pure function
    :func:`ppo_loss`; its policy part is
 
    ``upi_loss(scale, log π_θ, H, ΔO, ΔR, β)`` with ``ΔO = log π_θ − log π_old`` and
@@ -50,7 +53,8 @@ from pgcheck.certificate import CheckedScale
 from pgcheck.errors import PgcheckError, UserError
 from pgcheck.updates import delta_o, delta_r_pi, upi_loss
 
-__all__ = ["PPO", "Callback", "NonFiniteLossError", "PPOConfig", "RolloutBatch", "non_finite", "ppo_loss"]
+__all__ = ["PPO", "AdvantageScale", "Callback", "NonFiniteLossError", "PPOConfig", "RolloutBatch", "non_finite",
+           "ppo_loss", "rollout_advantages"]
 
 
 class RolloutBatch(NamedTuple):
@@ -83,9 +87,63 @@ def resolve_device(name: str) -> torch.device:
 
 def normalize_advantages(advantages: torch.Tensor, minibatch_size: int) -> torch.Tensor:
     """Â normalised within each consecutive block of ``minibatch_size`` (each minibatch): minus the block's
-    mean, divided by its standard deviation (unbiased, n − 1) plus 1e-8."""
+    mean, divided by its standard deviation (unbiased, n − 1) plus 1e-8 (``adv_norm = "minibatch"``: CleanRL's
+    ``norm_adv``; ACME's PPO learner of 93a6a15, Oct 2021, z-scores each minibatch the same way but with the
+    biased standard deviation, ``jnp.std``)."""
     a = advantages.view(-1, minibatch_size)
     return ((a - a.mean(1, keepdim=True)) / (a.std(1, keepdim=True) + 1e-8)).view(-1)
+
+
+class AdvantageScale:
+    """The running scale of ``adv_norm = "scale"``: ACME's ``normalize_advantage`` (``acme/agents/jax/ppo/
+    learning.py`` since 300c780, Aug 2022). Once per update, with ``t`` the number of updates so far,
+    ``m_t = τ m_{t−1} + (1 − τ) mean|Â|`` over the rollout (``m_0 = 0``), the scale is the zero-debiased
+    ``s_t = m_t / (1 − τ^t)``, and Â is divided by ``max(s_t, 1e-6)``, without centring.
+
+    ``m_t`` and ``t`` are training state: checkpointed (:meth:`state_dict`) so that a resumed run is bitwise.
+    Both are Python floats (double), as the trainers' other scalar state."""
+
+    def __init__(self, tau: float) -> None:
+        self.tau = float(tau)
+        self.count = 0
+        self.biased = 0.0
+
+    @property
+    def scale(self) -> float:
+        """``s_t`` (nan before the first update)."""
+        return self.biased / (1.0 - self.tau ** self.count) if self.count else math.nan
+
+    def __call__(self, advantages: torch.Tensor) -> torch.Tensor:
+        """Fold this rollout's ``mean|Â|`` into the running mean, then return ``Â / max(s_t, 1e-6)``."""
+        self.count += 1
+        self.biased = self.tau * self.biased + (1.0 - self.tau) * float(advantages.abs().mean().item())
+        return advantages / max(self.scale, 1e-6)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tau": self.tau, "count": self.count, "biased": self.biased}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tau, self.count, self.biased = float(state["tau"]), int(state["count"]), float(state["biased"])
+
+
+def rollout_advantages(advantages: torch.Tensor, mode: str, running: AdvantageScale) -> torch.Tensor:
+    """A rollout's Â as the update's epochs see it, under ``adv_norm = mode`` (before any shuffling; the
+    single-run trainer and each lane of :class:`agents.lanes.LaneTrainer` call this once per update on the
+    lane's own (n,) advantages): ``batch``: minus the rollout's mean, divided by its standard deviation
+    (unbiased) plus 1e-8; ``scale``: :class:`AdvantageScale` (its running state advances); ``minibatch`` (z-scored
+    later, per minibatch, by :func:`normalize_advantages`) and ``none``: unchanged.
+
+    Every mode changes only the Â that :func:`ppo_loss` receives, so ΔR = Â' − α (log π + H) with Â' this
+    function's output: the proof suite's ``ppo-trainer`` claim checks the loss against eq. 30 for the
+    per-minibatch Â' (``minibatch``, the default); for the other modes the same loss is fed another Â', and
+    f (not scale-invariant in ΔR for MLA-PPO) is then a different update rule in effect."""
+    if mode == "batch":
+        return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    if mode == "scale":
+        return running(advantages)
+    if mode in ("minibatch", "none"):
+        return advantages
+    raise ValueError(f"unknown adv_norm {mode!r}")
 
 
 def value_loss_fn(values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor,
@@ -233,6 +291,7 @@ class PPO:
         self.obs_norm = ObsNormalizer((self.obs_dim,), c.obs_clip, enabled=c.norm_obs)
         self.rew_scale = RewardScaler(c.num_envs, c.gamma, c.reward_clip, enabled=c.norm_reward)
         self.buffer = RolloutBuffer(c.num_steps, c.num_envs, self.obs_dim, self.act_dim)
+        self.adv_scale = AdvantageScale(c.adv_scale_tau)   # adv_norm = "scale" only
 
         self.global_step = 0
         self.update_index = 0
@@ -297,6 +356,7 @@ class PPO:
         n, mb, u = c.batch_size, c.minibatch_size, self.update_index + 1
         if (why := non_finite(u, batch=batch)) is not None:
             raise NonFiniteLossError(why)
+        batch = batch._replace(advantages=rollout_advantages(batch.advantages, c.adv_norm, self.adv_scale))
         losses: list[torch.Tensor] = []       # (policy loss, value loss, grad norm) per minibatch
         kls: list[torch.Tensor] = []
         clip_fracs: list[torch.Tensor] = []
@@ -305,7 +365,7 @@ class PPO:
             # shuffle once per epoch; minibatches are then contiguous slices (views, no copies)
             perm = torch.from_numpy(self.mb_rng.permutation(n)).to(self.device)
             b = batch.take(perm)
-            if c.norm_adv:  # per-minibatch normalisation, all minibatches at once
+            if c.adv_norm == "minibatch":  # per-minibatch normalisation, all minibatches at once
                 b = b._replace(advantages=normalize_advantages(b.advantages, mb))
             for start in range(0, n, mb):
                 sl = slice(start, start + mb)
@@ -391,7 +451,7 @@ class PPO:
             "act_rng": self.act_rng.bit_generator.state, "mb_rng": self.mb_rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(), "obs": self.obs.copy(), "ep_return": self.ep_return.copy(),
             "ep_length": self.ep_length.copy(), "recent_returns": list(self.recent_returns),
-            "env_states": get_env_states(self.envs),
+            "env_states": get_env_states(self.envs), "adv_scale": self.adv_scale.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -402,6 +462,8 @@ class PPO:
         self.optimizer.load_state_dict(state["optimizer"])
         self.obs_norm.load_state_dict(state["obs_norm"])
         self.rew_scale.load_state_dict(state["rew_scale"])
+        if "adv_scale" in state:   # checkpoints from before adv_norm had no scale mode, so no state
+            self.adv_scale.load_state_dict(state["adv_scale"])
         self.act_rng.bit_generator.state = state["act_rng"]
         self.mb_rng.bit_generator.state = state["mb_rng"]
         torch.set_rng_state(state["torch_rng"])

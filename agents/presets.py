@@ -1,13 +1,44 @@
-"""Presets: vanilla PPO and the paper's MLA-PPO with Table 2's setting per environment.
+"""Presets: vanilla PPO and the paper's MLA-PPO with Table 2's setting per environment, in two flavours of
+PPO machinery.
 
-Both presets share the same PPO machinery and hyperparameters (the defaults of
-:class:`agents.ppo.PPOConfig`: 2048 steps per rollout, minibatches of 64, 10 epochs, Adam 3e-4 annealed,
-γ = 0.99, λ = 0.95, gradient-norm clip 0.5, value clipping, observation and reward normalisation), so a
-comparison between them changes only the update rule:
+**CleanRL-style** (``ppo``, ``mla-ppo``): the defaults of :class:`agents.config.PPOConfig` — CleanRL's
+``ppo_continuous_action.py`` (2048 steps per rollout, minibatches of 64, 10 epochs, Adam 3e-4 annealed,
+γ = 0.99, λ = 0.95, gradient-norm clip 0.5, value clipping, observation and reward normalisation, β = 0) —
+with ``adv_norm = "minibatch"``: Â z-scored per minibatch, CleanRL's ``norm_adv``. These are the presets
+of a well-tuned modern PPO, not the paper's baseline.
 
-* ``ppo``: ``f = ppo(ε)`` (Theorem 4.3: the clipped surrogate), α = 0, with the ε of the environment's
-  Table 2 row (0.3 on Humanoid, 0.2 elsewhere), so that ``ppo`` and ``mla-ppo`` differ only in f and α.
-* ``mla-ppo``: ``f = mla_ppo(αo, αr, ε)`` (Appendix C.2) with ΔR from eq. 29 and Table 2's (αr, αo, α, ε):
+**ACME, 2021** (``acme-2021``, ``mla-ppo-acme-2021``): the paper ran "the single process agent baseline of
+PPO in the open source ACME framework" (sec. 6.3). The version it most plausibly ran is ACME's JAX PPO of
+its release (93a6a15, 2021-10-18) until 949d503 (2022-03-24, new defaults), checked at 93a6a15 and
+4e0af14 (2022-01-31): ``acme/agents/jax/ppo/{config,learning}.py`` and the Gym example
+``examples/gym/run_ppo.py``. These presets set what pgcheck's trainer can express of it:
+
+* ``adv_norm = "minibatch"``: its learner z-scores each minibatch's Â (``(A − mean) / (std + 1e-8)`` in
+  ``model_update_minibatch``). Its ``normalize_advantage`` option (divide by a running mean of |Â|, no
+  centring: ``adv_norm = "scale"``) arrived only with 300c780 (2022-08-03), after the paper;
+* 2048 samples per update (unroll 16 × batch 128), 32 minibatches of 64, 10 epochs;
+* Adam at a constant 1e-3 (``anneal_lr = false``), ε 1e-5; gradient-norm clip 0.5; γ 0.99, λ 0.95, ε 0.2;
+* no value clipping (``clip_value=False``); its value loss is ``value_cost · mean (V − target)²`` with
+  ``value_cost = 1`` and no ½, so ``vf_coef = 2`` here (pgcheck's value loss has the ½);
+* entropy cost 0.01 (``ent_coef``, β of eq. 30);
+* no observation normalisation and no reward scaling or clipping (``max_abs_reward = inf``; input
+  normalisation arrived with c893f71, 2022-08-22);
+* the initial policy std 0.3 (``log_std_init = log 0.3``): its ``MultivariateNormalDiagHead`` starts at
+  ``softplus(b) · 0.3 / softplus(0) + 1e-6`` with near-zero weights (``VarianceScaling(1e-4)``).
+
+What pgcheck's trainer cannot express (so ``acme-2021`` is ACME's baseline only as far as these allow):
+
+* the **state-dependent** std ``softplus(W h + b)`` (pgcheck's σ is a state-independent parameter);
+* the networks' initialisation (ACME/haiku's defaults and ``VarianceScaling(1e-4)`` on the heads;
+  pgcheck initialises orthogonally, as CleanRL);
+* GAE over sequences of 17 steps (unroll 16 + 1 bootstrap), bootstrapping at each sequence's end; pgcheck
+  runs GAE over the whole 2048-step rollout of one environment (ACME ran 128 sequences in parallel);
+* the minibatch z-score's biased std (``jnp.std``, n) against pgcheck's unbiased (n − 1): a factor
+  √(63/64) ≈ 0.992 on minibatches of 64;
+* the float32 environment wrapper (``SinglePrecisionWrapper``; pgcheck keeps observations in float64 until
+  the network) and MuJoCo **v2** tasks (gym with mujoco-py): pgcheck runs Gymnasium's v5.
+
+The MLA-PPO presets use Table 2 (Appendix C.2), f = ``mla_ppo(αo, αr, ε)`` with ΔR from eq. 29:
 
   ============  =====  =====  =====  =====
   environment    αr     αo     α      ε
@@ -18,17 +49,32 @@ comparison between them changes only the update rule:
   Humanoid       1.0    1.0    0.0    0.3
   ============  =====  =====  =====  =====
 
-The paper ran MuJoCo v2 tasks in ACME's PPO; these presets apply its numbers to the v5 tasks. Table 2
-has no row for Ant, so ``mla-ppo`` on Ant needs an explicit ``--scale``/``--param``/``--alpha``.
+``ppo`` and ``acme-2021`` use f = ``ppo(ε)`` (Theorem 4.3: the clipped surrogate), α = 0, with the ε of the
+environment's Table 2 row (0.3 on Humanoid, 0.2 elsewhere), so that each PPO preset and its MLA-PPO
+partner differ only in f and α. Table 2 has no row for Ant, so the MLA-PPO presets on Ant need an explicit
+``--scale``/``--param``/``--alpha``.
+
+Every preset sets ``adv_norm`` explicitly: f is not invariant to rescaling ΔR, so the scale of Â is part of
+the update rule (it is recorded in every run's ``config.json``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pgcheck.errors import UserError
 
-PRESETS = ("ppo", "mla-ppo")
+PRESETS = ("ppo", "mla-ppo", "acme-2021", "mla-ppo-acme-2021")
+
+# the PPO machinery of ACME's JAX PPO of 93a6a15 / 4e0af14 (Oct 2021 – Mar 2022) that PPOConfig can express;
+# see the module docstring for each value's source and for what is not expressed
+ACME_2021: dict[str, Any] = {
+    "adv_norm": "minibatch", "num_envs": 1, "num_steps": 2048, "minibatch_size": 64, "update_epochs": 10,
+    "learning_rate": 1e-3, "anneal_lr": False, "adam_eps": 1e-5, "max_grad_norm": 0.5, "gamma": 0.99,
+    "gae_lambda": 0.95, "clip_vloss": False, "vf_coef": 2.0, "ent_coef": 0.01, "norm_obs": False,
+    "norm_reward": False, "hidden_sizes": (64, 64), "log_std_init": math.log(0.3),
+}
 
 # (αr, αo, α, ε) from Table 2 of the paper, exactly as printed (decimal text is read exactly).
 TABLE2: dict[str, tuple[str, str, float, str]] = {
@@ -45,19 +91,24 @@ def env_family(env_id: str) -> str:
 
 
 def preset(name: str, env_id: str) -> dict[str, Any]:
-    """The config fields a preset sets for ``env_id``: scale, scale_params and alpha. The value clip is not
-    set here: it follows the scale's ε (:attr:`PPOConfig.value_clip`), so a ``--grid eps=`` or ``--param eps=``
-    moves it too."""
+    """The config fields a preset sets for ``env_id``: scale, scale_params, alpha and adv_norm, and for the
+    ``*acme-2021`` presets the PPO machinery of :data:`ACME_2021`. The value clip is not set here: it follows
+    the scale's ε (:attr:`PPOConfig.value_clip`), so a ``--grid eps=`` or ``--param eps=`` moves it too."""
     family = env_family(env_id)
-    if name == "ppo":
+    machinery: dict[str, Any] = {"adv_norm": "minibatch"}
+    base = name
+    if name in ("acme-2021", "mla-ppo-acme-2021"):
+        machinery = dict(ACME_2021)
+        base = "ppo" if name == "acme-2021" else "mla-ppo"
+    if base == "ppo":
         # the same ε as the environment's MLA-PPO row, so that the two presets differ only in f
         eps = TABLE2[family][3] if family in TABLE2 else "0.2"
-        return {"scale": "ppo", "scale_params": {"eps": eps}, "alpha": 0.0}
-    if name == "mla-ppo":
+        return {**machinery, "scale": "ppo", "scale_params": {"eps": eps}, "alpha": 0.0}
+    if base == "mla-ppo":
         if family not in TABLE2:
             raise UserError(f"Table 2 of the paper has no MLA-PPO setting for {family} (it has "
                             f"{', '.join(TABLE2)}); pass --scale mla_ppo --param ao=.. --param ar=.. "
                             "--param eps=.. --alpha .. yourself")
         ar, ao, alpha, eps = TABLE2[family]
-        return {"scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha}
+        return {**machinery, "scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha}
     raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agents.presets import PRESETS
 from pgcheck.errors import UserError
 from pgcheck_cli.commands.validate import parse_params
 
@@ -69,8 +70,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--env", help=f"Gymnasium id with Box actions (default {DEFAULT_ENV})")
     p.add_argument("--preset", action="append", metavar="NAME",
-                   help=f"ppo or mla-ppo (Table 2 of the paper); default {DEFAULT_PRESET}; repeatable: each preset "
-                   "is a configuration of its own (RUN/PRESET/seed_K)")
+                   help=f"one of {', '.join(PRESETS)} (mla-ppo*: Table 2 of the paper; *acme-2021: ACME's PPO of "
+                   f"2021 as far as pgcheck expresses it, see agents/presets.py); default {DEFAULT_PRESET}; "
+                   "repeatable: each preset is a configuration of its own (RUN/PRESET/seed_K)")
     p.add_argument("--grid", action="append", default=[], metavar="K=V1,V2,..",
                    help="train every value: K a scale parameter (ao, ar, eps, ...) or a per-run config field "
                    "(alpha, ent_coef, learning_rate, ...); repeatable, the grids are crossed")
