@@ -180,3 +180,13 @@ def test_grid_refuses_a_field_every_lane_of_a_trainer_shares(key: str) -> None:
         parse_grid([f"{key}=1,2"])
     assert "exact_lanes" in SHARED_FIELDS
     assert parse_grid(["ao=0.5,1", "learning_rate=1e-4"]) == [("ao", ["0.5", "1"]), ("learning_rate", ["1e-4"])]
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("not a directory")
+    r = subprocess.run([sys.executable, "-m", "pgcheck_cli.main", "train", "--total-steps", "64", "--set",
+                        "num_steps=64", "--out", str(target)], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "is a file, not a directory" in r.stderr and target.read_text() == "not a directory"

@@ -309,6 +309,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         name = "-".join(dict.fromkeys(v.preset or "custom" for v in variants)) + ("-grid" if args.grid else "")
     out: Path = args.out if args.out is not None else _default_out(config, name)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory; choose another --out")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty; choose another --out or use --resume {out}")
     require_writable(out)   # a read-only or immutable --out fails here, before any run directory
