@@ -432,8 +432,7 @@ def plot_heatmap(plan: Plan, by_label: dict[str, PointResult], out: Path, best: 
             notes[i][j] = _fmt(r.iqm.value) + (f"\n[{_fmt(r.iqm.lo)}, {_fmt(r.iqm.hi)}]" if r.iqm.has_interval
                                                 else f"\n(n={r.iqm.n[0]}, no CI)")
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(col_values), 1.4 + 0.8 * len(rows)))
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("lightgrey")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
     finite = values[np.isfinite(values)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
