@@ -288,8 +288,9 @@ def run_sweep(plan: Plan, launch: Launcher, origin: dict[str, Any] | None = None
         + (f", {done} already finished" if done else ""))
     results = launch(jobs) if jobs else []
     search = [point_result(p, plan.search_dir(p), plan.seeds) for p in valid]
-    complete = [r for r in search if all(s == "finished" for s in r.status)]
-    best = select(complete) if len(complete) == len(search) else None
+    # a failed run (NaN/inf loss) is an outcome: its point is not selectable, and the selection need not wait
+    ended = all(s in ("finished", "failed") for r in search for s in r.status)
+    best = select([r for r in search if all(s == "finished" for s in r.status)]) if ended else None
     fresh = None
     if best is not None:
         chosen = _record_selection(plan, best)
@@ -300,8 +301,10 @@ def run_sweep(plan: Plan, launch: Launcher, origin: dict[str, Any] | None = None
         fresh_results = launch(jobs) if jobs else []
         results += fresh_results
         fresh = point_result(chosen, plan.fresh_dir(chosen), plan.fresh_seeds)
-    else:
+    elif not ended:
         say("sweep: some search runs did not finish; no selection (resume the sweep)")
+    else:
+        say("sweep: no point has every search run finished with a return; no selection")
     return write_report(plan, search, best, fresh), results
 
 
@@ -373,7 +376,7 @@ def write_report(plan: Plan, search: list[PointResult], best: PointResult | None
         per = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r.seeds, r.finals, strict=True))
         unfinished = [f"{s}: {st}" for s, st in zip(r.seeds, r.status, strict=True) if st != "finished"]
         if unfinished:
-            per += f" (unfinished: {', '.join(unfinished)})"
+            per += f" (not finished: {', '.join(unfinished)})"
         lines.append(f"| {vals} | {p.verdict} | {len(r.seeds)} | {per} | {_cell(r.iqm)} |")
     lines.append("")
     invalid = [p for p in plan.points if not p.valid]
@@ -382,7 +385,8 @@ def write_report(plan: Plan, search: list[PointResult], best: PointResult | None
                      + "; ".join(f"{p.label}: {p.counterexample}" for p in invalid))
         lines.append("")
     if best is None:
-        lines.append("best point: none yet (some search runs have not finished)")
+        lines.append("best point: none (a point is selectable when all its search runs have finished with a "
+                     "return; a failed run's point is not)")
     else:
         lines += [f"best point: {best.point.label}",
                   f"- search seeds {_seeds(best.seeds)}: IQM {_cell(best.iqm)} (selected as the maximum over "

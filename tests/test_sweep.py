@@ -5,6 +5,7 @@ interval below 5 seeds. Tiny runs: Hopper-v5, 1024 steps in rollouts of 256."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,42 @@ def test_five_seeds_get_an_interval(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert lo <= result["iqm"]["value"] <= hi
     assert report["best_fresh"]["seeds"] == [5, 6, 7, 8, 9]
     assert "no interval" not in (out / "report.md").read_text(encoding="utf-8").split("best point")[0]
+
+
+def test_a_point_with_a_failed_run_is_not_selected(tmp_path: Path) -> None:
+    from agents.rundir import set_status
+
+    plan = sweep.create_plan(tmp_path / "sw", _base(), [("ao", ["0.1", "1"])], [0], [1])
+    train = sweep.local_launcher()
+
+    def failing(jobs: list[tuple[str, bool]]) -> list[JobResult]:
+        results = train(jobs)
+        if any("/search/" in r for r, _ in jobs):   # as a NaN loss would leave it
+            set_status(tmp_path / "sw" / "search" / "ao=1" / "seed_0", "failed", reason="non-finite loss (test)")
+        return results
+
+    report, _ = sweep.run_sweep(plan, failing, say=lambda _: None)
+    assert report.best is not None and report.best.point.label == "ao=0.1"
+    assert report.fresh is not None and report.fresh.seeds == [1]
+    assert "0: failed" in report.markdown
+
+
+@pytest.mark.ray
+def test_over_ray_the_sweep_trains_the_numbers_of_the_local_backend(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    # a cluster of this test's own, shut down after it (pgcheck joins it: ray.is_initialized)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        _ray_against_local(tmp_path)
+    finally:
+        ray.shutdown()
+
+
+def _ray_against_local(tmp_path: Path) -> None:
+    argv = ["--env", "Hopper-v5", "--total-steps", "512", "--set", "num_steps=256", "--no-progress",
+            "--grid", "ao=-0.5,0.1", "--seeds", "0-1"]
+    assert main(["sweep", *argv, "--out", str(tmp_path / "local")]) == 0
+    assert main(["sweep", *argv, "--out", str(tmp_path / "ray"), "--backend", "ray"]) == 0
+    local, ray = (json.loads((tmp_path / d / "report.json").read_text(encoding="utf-8")) for d in ("local", "ray"))
+    assert [p["result"] for p in local["points"]] == [p["result"] for p in ray["points"]]
+    assert local["best_fresh"] == ray["best_fresh"]
