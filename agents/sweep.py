@@ -101,6 +101,11 @@ class Plan:
     fresh_seeds: list[int]
     points: list[Point]
 
+    def on_device(self, device: str) -> Plan:
+        """The plan with every configuration on ``device`` (machinery, not a hyperparameter: a sweep may move)."""
+        points = [dataclasses.replace(p, config=dataclasses.replace(p.config, device=device)) for p in self.points]
+        return dataclasses.replace(self, base=dataclasses.replace(self.base, device=device), points=points)
+
     def search_dir(self, p: Point) -> Path:
         return self.out / SEARCH / p.label
 
@@ -238,6 +243,23 @@ def _ensure_runs(plan: Plan, point: Point, root: Path, seeds: Sequence[int], rol
                    origin=origin)
 
 
+def _prepare(jobs: Sequence[tuple[str, bool]], device: str, origin: dict[str, Any] | None) -> None:
+    """Under the runs' locks: every unfinished run on ``device``, and each resumed one's run.json records this
+    resume's ``origin`` (as ``pgcheck train --resume`` does)."""
+    from agents.rundir import read_config, write_config
+
+    runs = [Path(r) for r, _ in jobs]
+    with locked(runs):
+        for (_, resume), run in zip(jobs, runs, strict=True):
+            config = read_config(run)
+            if config.device != device:
+                write_config(run, dataclasses.replace(config, device=device))
+            if resume and origin is not None and (run / "run.json").is_file():
+                meta = read_json(run / "run.json")
+                if isinstance(meta, dict):
+                    write_json(run / "run.json", {**meta, "resumes": [*meta.get("resumes", []), origin]})
+
+
 def _jobs(roots: Sequence[Path], seeds: Sequence[int]) -> list[tuple[str, bool]]:
     """The unfinished runs of ``roots`` × ``seeds`` as (run, resume) jobs: resume where a checkpoint exists."""
     jobs = []
@@ -278,11 +300,13 @@ def local_launcher(workers: int = 1, backend: str = "local", address: str | None
 def run_sweep(plan: Plan, launch: Launcher, origin: dict[str, Any] | None = None,
               say: Callable[[str], None] = print) -> tuple[Report, list[JobResult]]:
     """Train every unfinished search run, select the best point, train it on the fresh seeds, write the
-    report. Finished runs are not trained again, so calling this on a stopped sweep continues it."""
+    report. Finished runs are not trained again, so calling this on a stopped sweep continues it; unfinished
+    runs move to the plan's device (:meth:`Plan.on_device`)."""
     valid = [p for p in plan.points if p.valid]
     for p in valid:
         _ensure_runs(plan, p, plan.search_dir(p), plan.seeds, "search", origin)
     jobs = _jobs([plan.search_dir(p) for p in valid], plan.seeds)
+    _prepare(jobs, plan.base.device, origin)
     done = len(valid) * len(plan.seeds) - len(jobs)
     say(f"sweep: search: {len(valid)} valid point(s) × {len(plan.seeds)} seed(s); {len(jobs)} run(s) to train"
         + (f", {done} already finished" if done else ""))
@@ -296,6 +320,7 @@ def run_sweep(plan: Plan, launch: Launcher, origin: dict[str, Any] | None = None
         chosen = _record_selection(plan, best)
         _ensure_runs(plan, chosen, plan.fresh_dir(chosen), plan.fresh_seeds, "fresh", origin)
         jobs = _jobs([plan.fresh_dir(chosen)], plan.fresh_seeds)
+        _prepare(jobs, plan.base.device, origin)
         say(f"sweep: best point {chosen.label} (search IQM {best.iqm.value:.1f}); re-running it on fresh seeds "
             f"{_seeds(plan.fresh_seeds)}: {len(jobs)} run(s) to train")
         fresh_results = launch(jobs) if jobs else []

@@ -4,6 +4,7 @@ interval below 5 seeds. Tiny runs: Hopper-v5, 1024 steps in rollouts of 256."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -176,3 +177,20 @@ def _ray_against_local(tmp_path: Path) -> None:
     local, ray = (json.loads((tmp_path / d / "report.json").read_text(encoding="utf-8")) for d in ("local", "ray"))
     assert [p["result"] for p in local["points"]] == [p["result"] for p in ray["points"]]
     assert local["best_fresh"] == ray["best_fresh"]
+
+
+def test_resume_moves_unfinished_runs_to_the_device_and_records_the_resume(tmp_path: Path) -> None:
+    out = tmp_path / "sw"
+    plan = sweep.create_plan(out, dataclasses.replace(_base(), device="auto"), [("ao", ["0.1"])], [0], [1])
+
+    def stopping(jobs: list[tuple[str, bool]]) -> list[JobResult]:
+        run_lanes_job([r for r, _ in jobs], resume=False, stop_after_updates=1)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(plan, stopping, say=lambda _: None)
+    assert main(["sweep", "--resume", str(out), "--device", "cpu", "--no-progress"]) == 0
+    for run in (out / "search" / "ao=0.1" / "seed_0", out / "fresh" / "ao=0.1" / "seed_1"):
+        assert json.loads((run / "config.json").read_text(encoding="utf-8"))["device"] == "cpu"
+    meta = json.loads((out / "search" / "ao=0.1" / "seed_0" / "run.json").read_text(encoding="utf-8"))
+    assert len(meta["resumes"]) == 1 and meta["resumes"][0]["device"] == "cpu"   # this resume's provenance

@@ -62,12 +62,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="Ray cluster address (default: start or join a local one)")
     p.add_argument("--workers", type=int, help="parallel local processes (default 1: all lanes in one)")
     p.add_argument("--resume", type=Path, metavar="SWEEP_DIR",
-                   help="continue a stopped sweep with its recorded plan (finished runs are not trained again)")
+                   help="continue a stopped sweep with its recorded plan (finished runs are not trained again; only "
+                   "--device, --workers, --backend, --ray-address and --no-progress may change)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from agents import sweep
+    from agents.ppo import resolve_device
 
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
         raise UserError("install ray to use --backend ray (pip install 'pgcheck[ray]')")
@@ -82,13 +84,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.resume.is_dir():
             raise UserError(f"--resume {args.resume}: no such directory")
         plan = sweep.read_plan(args.resume)
+        if args.device is not None:
+            plan = plan.on_device(args.device)
+        resolve_device(plan.base.device)   # an unavailable device is refused before any run moves to it
         print(f"pgcheck sweep: resuming {args.resume}")
     else:
         plan = _new_plan(args)
-    from agents.ppo import resolve_device
     from agents.rundir import provenance
 
-    resolve_device(args.device or plan.base.device)
     launch = sweep.local_launcher(args.workers or 1, args.backend, args.ray_address, not args.no_progress)
     report, results = sweep.run_sweep(plan, launch, origin=provenance(sys.argv, plan.base.device))
     failed = [r for r in results if r.status == "failed"]
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
 def _new_plan(args: argparse.Namespace) -> Plan:
     from agents import sweep
     from agents.envs import make_env
+    from agents.ppo import resolve_device
 
     if not args.grid:
         raise UserError("give the grid: --grid K=V1,V2,... (e.g. --grid ao=0.1,1 --grid ar=0.5,1)")
@@ -119,6 +123,7 @@ def _new_plan(args: argparse.Namespace) -> Plan:
     base = train.build_config(ns, preset_name=preset)
     (variant,) = train.whole_rollouts([train.Variant(None, preset, {}, base)])
     base = variant.config
+    resolve_device(base.device)   # an unavailable device is refused before the sweep directory exists
     make_env(base.env_id).close()
     out: Path = args.out if args.out is not None else (
         Path("runs") / f"{base.env_id.split('-v')[0].lower()}-sweep-{time.strftime('%Y%m%d-%H%M%S')}")
