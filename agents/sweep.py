@@ -318,6 +318,7 @@ def run_sweep(plan: Plan, launch: Launcher, origin: dict[str, Any] | None = None
     fresh = None
     if best is not None:
         chosen = _record_selection(plan, best)
+        best = next(r for r in search if r.point.label == chosen.label)   # the recorded choice, on a resume too
         _ensure_runs(plan, chosen, plan.fresh_dir(chosen), plan.fresh_seeds, "fresh", origin)
         jobs = _jobs([plan.fresh_dir(chosen)], plan.fresh_seeds)
         _prepare(jobs, plan.base.device, origin)
