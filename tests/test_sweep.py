@@ -111,6 +111,10 @@ def test_resume_after_a_stop_does_not_train_finished_runs_again(tmp_path: Path, 
     (["--grid", "ao=0.1", "--seeds", "0-2", "--fresh-seeds", "2-3"], "must be disjoint from --seeds"),
     (["--seeds", "0"], "give the grid"),
     (["--grid", "ao=-0.5,-1"], "every grid point is INVALID"),
+    # with --scale the base is the ppo preset, which every task has (Table 2 has no Pendulum row)
+    (["--env", "Pendulum-v1", "--scale", "mla_ppo", "--param", "ar=1", "--param", "eps=0.2", "--grid", "ao=-0.5"],
+     "every grid point is INVALID"),
+    (["--preset", "ppo", "--grid", "ao=1"], "ppo has no parameter ao"),
     (["--grid", "num_steps=128,256"], "shared by every run"),
     (["--resume", "/no/such/sweep"], "no such directory"),
 ])

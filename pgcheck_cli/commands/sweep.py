@@ -42,7 +42,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--env", help=f"Gymnasium id with Box actions (default {train.DEFAULT_ENV})")
-    p.add_argument("--preset", help="the base configuration: ppo or mla-ppo (default mla-ppo, Table 2's row)")
+    p.add_argument("--preset", help="the base configuration: ppo or mla-ppo (default mla-ppo, Table 2's row; "
+                   "with --scale, ppo)")
     p.add_argument("--scale", help="override the preset's scale: a name or an expression in x = ΔO, y = ΔR")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="a fixed scale parameter")
     p.add_argument("--grid", action="append", default=[], metavar="K=V1,V2,..",
@@ -118,7 +119,8 @@ def _new_plan(args: argparse.Namespace) -> Plan:
         fresh = list(range(max(seeds) + 1, max(seeds) + 1 + len(seeds)))
     if set(seeds) & set(fresh):
         raise UserError(f"--fresh-seeds {args.fresh_seeds}: must be disjoint from --seeds {args.seeds}")
-    preset = args.preset or "mla-ppo"
+    # with --scale the preset gives only the machinery (train's default, ppo, exists for every task)
+    preset = args.preset or (train.DEFAULT_PRESET if args.scale is not None else "mla-ppo")
     ns = argparse.Namespace(**{**vars(args), "preset": [preset]})
     base = train.build_config(ns, preset_name=preset)
     (variant,) = train.whole_rollouts([train.Variant(None, preset, {}, base)])
