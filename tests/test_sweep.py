@@ -126,6 +126,14 @@ def test_bad_input_is_one_line_exit_2(argv: list[str], message: str, tmp_path: P
     assert code == 2 and message in err and err.count("\n") == 1, err
 
 
+def test_a_used_output_directory_is_refused_before_validation(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sw").mkdir()
+    (tmp_path / "sw" / "plan.json").write_text("{}", encoding="utf-8")
+    assert main(["sweep", *TINY, "--grid", "ao=0.1", "--out", str(tmp_path / "sw")]) == 2
+    assert f"use --resume {tmp_path / 'sw'}" in capsys.readouterr().err
+
+
 def test_resume_refuses_a_new_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sweep.create_plan(tmp_path / "sw", _base(), [("ao", ["0.1"])], [0], [1])
     assert main(["sweep", "--resume", str(tmp_path / "sw"), "--grid", "ao=1"]) == 2

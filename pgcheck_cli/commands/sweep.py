@@ -129,6 +129,8 @@ def _new_plan(args: argparse.Namespace) -> Plan:
     make_env(base.env_id).close()
     out: Path = args.out if args.out is not None else (
         Path("runs") / f"{base.env_id.split('-v')[0].lower()}-sweep-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} exists and is not empty; choose another --out or use --resume {out}")
     plan = sweep.create_plan(out, base, axes, seeds, fresh, command=sys.argv[1:])
     print(f"pgcheck sweep: {base.env_id}, f = {base.scale} {base.scale_params}, α = {base.alpha}, "
           f"{base.total_steps} steps per run, {len(plan.points)} grid point(s)")
