@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("train", "pgcheck_cli.commands.train"),
     ("evaluate", "pgcheck_cli.commands.evaluate"),
     ("compare", "pgcheck_cli.commands.compare"),
+    ("sweep", "pgcheck_cli.commands.sweep"),
     ("prove", "pgcheck_cli.commands.prove"),
 ]
 
