@@ -38,7 +38,7 @@ from agents.rundir import (
     restoring,
     set_status,
 )
-from agents.runner import JobResult, ProgressFn, run_on_ray, run_scale
+from agents.runner import JobResult, ProgressCallback, ProgressFn, run_on_ray, run_scale
 from pgcheck.errors import UserError
 from pgcheck.files import atomic_write
 
@@ -92,15 +92,6 @@ class _LaneLogger(Callback):
         self.logger.write_metrics(metrics)
 
 
-class _Progress(Callback):
-    def __init__(self, sink: ProgressFn, run: str) -> None:
-        self.sink, self.run = sink, run
-
-    def on_update(self, trainer: Any, metrics: dict[str, float]) -> None:
-        self.sink({"run": self.run, "step": int(metrics["global_step"]), "total": trainer.config.total_steps,
-                   "sps": metrics["sps"], "recent_return": metrics["recent_return"]})
-
-
 def physics_threads(processes: int = 1) -> int:
     """Physics threads for each of ``processes`` lane processes running at once: the CPUs this process may use,
     shared out (at least 1). ``mujoco.batch`` releases the GIL, so the threads use cores the learner leaves."""
@@ -142,7 +133,7 @@ def _run_lanes(runs: list[Path], resume: bool, progress: ProgressFn | None,
     for r, logger in zip(runs, loggers, strict=True):
         cbs: list[Callback] = [_LaneLogger(logger)]
         if progress is not None:
-            cbs.append(_Progress(progress, str(r)))
+            cbs.append(ProgressCallback(progress, str(r)))
         callbacks.append(cbs)
     for r, ln in zip(runs, trainer.lanes, strict=True):
         set_status(r, "running", pid=os.getpid(), resumed_from_step=ln.global_step if resume else None,

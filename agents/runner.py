@@ -121,7 +121,7 @@ def _train(run: Path, config: PPOConfig, scale: CheckedScale, resume: bool, prog
     logger = RunLogger(run, config.checkpoint_every, resume_step=trainer.global_step)
     callbacks: list[Callback] = [logger]
     if progress is not None:
-        callbacks.append(_ProgressCallback(progress, str(run)))
+        callbacks.append(ProgressCallback(progress, str(run)))
     set_status(run, "running", pid=os.getpid(), resumed_from_step=trainer.global_step if resume else None,
                resumed_after=before if resume else None, exact_env_state=trainer.exact_env_state,
                device=str(trainer.device))
@@ -154,7 +154,7 @@ def _train(run: Path, config: PPOConfig, scale: CheckedScale, resume: bool, prog
         trainer.close()
 
 
-class _ProgressCallback(Callback):
+class ProgressCallback(Callback):
     """Reports steps, SPS and the recent return after every update (and a heartbeat per episode)."""
 
     def __init__(self, sink: ProgressFn, run: str) -> None:
