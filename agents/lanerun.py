@@ -38,7 +38,7 @@ from agents.rundir import (
     restoring,
     set_status,
 )
-from agents.runner import JobResult, ProgressCallback, ProgressFn, run_on_ray, run_scale
+from agents.runner import JobResult, ProgressCallback, ProgressFn, record_failure, run_on_ray, run_scale
 from pgcheck.errors import UserError
 from pgcheck.files import atomic_write
 
@@ -175,13 +175,7 @@ def _run_lanes(runs: list[Path], resume: bool, progress: ProgressFn | None,
 
 
 def _failed(run: Path, reason: str) -> JobResult:
-    last = load_checkpoint(run)
-    kept = int(last["global_step"]) if last is not None else 0
-    where = (f"the last good checkpoint (step {kept}) is kept in {run / CHECKPOINT}" if last is not None
-             else "no checkpoint had been written yet, so there is nothing to resume from")
-    msg = f"{reason}; this lane stopped (the others go on) and nothing of this update was saved: {where}"
-    set_status(run, "failed", reason=msg, global_step=kept)
-    return JobResult(str(run), "failed", msg, kept, float("nan"))
+    return record_failure(run, f"{reason}; this lane stopped (the others go on)", float("nan"))
 
 
 

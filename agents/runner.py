@@ -137,13 +137,7 @@ def _train(run: Path, config: PPOConfig, scale: CheckedScale, resume: bool, prog
     except NonFiniteLossError as exc:
         # Minibatches before the failing one may have changed the weights in memory; nothing of this
         # update is saved, so the checkpoint on disk (if any) is the last good state.
-        last = load_checkpoint(run)
-        kept = int(last["global_step"]) if last is not None else 0
-        where = (f"the last good checkpoint (step {kept}) is kept in {run / 'checkpoint.pt'}" if last is not None
-                 else "no checkpoint had been written yet, so there is nothing to resume from")
-        msg = f"{exc}; training stopped and nothing of this update was saved: {where}"
-        set_status(run, "failed", reason=msg, global_step=kept)
-        return JobResult(str(run), "failed", msg, kept, recent)
+        return record_failure(run, f"{exc}; training stopped", recent)
     except (OSError, UserError) as exc:   # a checkpoint or CSV row that cannot be written
         raise disk_failed([run], exc) from None
     except KeyboardInterrupt:
@@ -152,6 +146,19 @@ def _train(run: Path, config: PPOConfig, scale: CheckedScale, resume: bool, prog
     finally:
         logger.close()
         trainer.close()
+
+
+def record_failure(run: Path, what: str, recent: float) -> JobResult:
+    """Mark ``run`` failed after a non-finite loss (``what`` says what happened and what stopped) and say what
+    is kept: minibatches before the failing one may have changed the weights in memory, but nothing of that
+    update is saved, so the checkpoint on disk, if any, is the last good state."""
+    last = load_checkpoint(run)
+    kept = int(last["global_step"]) if last is not None else 0
+    where = (f"the last good checkpoint (step {kept}) is kept in {run / CHECKPOINT}" if last is not None
+             else "no checkpoint had been written yet, so there is nothing to resume from")
+    msg = f"{what} and nothing of this update was saved: {where}"
+    set_status(run, "failed", reason=msg, global_step=kept)
+    return JobResult(str(run), "failed", msg, kept, recent)
 
 
 class ProgressCallback(Callback):
