@@ -20,7 +20,7 @@ from agents.config import ADV_NORMS
 from agents.lanes import LaneTrainer
 from agents.ppo import PPO, AdvantageScale, PPOConfig, RolloutBatch, normalize_advantages, rollout_advantages
 from agents.presets import ACME_2021, PRESETS, TABLE2, preset
-from agents.rundir import read_config
+from agents.rundir import checkpoint_bytes, from_plain, read_config
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
 from pgcheck_cli.main import main
@@ -128,10 +128,8 @@ def test_modes_change_the_update() -> None:
 
 
 def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    out: dict[str, Any] = torch.load(buf, weights_only=False)
+    # through the checkpoint format runs use: plain data, read back with weights_only=True
+    out: dict[str, Any] = from_plain(torch.load(io.BytesIO(checkpoint_bytes(state)), weights_only=True))
     return out
 
 
