@@ -6,7 +6,6 @@ Only argv handling lives here; the sweep itself is :mod:`agents.sweep`.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -72,10 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from agents import sweep
     from agents.ppo import resolve_device
 
-    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
-        raise UserError("install ray to use --backend ray (pip install 'pgcheck[ray]')")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1 (got {args.workers})")
+    train.check_launch_options(args)
     if args.resume is not None:
         given = [f"--{n.replace('_', '-')}" for n in _PLAN_DEFINING if getattr(args, n) is not None]
         given += [opt for opt, vs in (("--param", args.param), ("--set", args.set), ("--grid", args.grid)) if vs]

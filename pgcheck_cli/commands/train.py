@@ -285,11 +285,16 @@ def _default_out(config: Any, preset: str | None) -> Path:
     return Path("runs") / f"{config.env_id.split('-v')[0].lower()}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def run(args: argparse.Namespace) -> int:
+def check_launch_options(args: argparse.Namespace) -> None:
+    """--backend ray needs ray installed; --workers is at least 1 (train and sweep take both)."""
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
         raise UserError("install ray to use --backend ray (pip install 'pgcheck[ray]')")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1 (got {args.workers})")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_launch_options(args)
     if args.resume is not None:
         return _resume(args)
     from agents.ppo import resolve_device
