@@ -17,6 +17,9 @@ from typing import Any
 
 DEFAULT_CLIP = 0.2       # CleanRL's clip_coef
 ADV_NORMS = ("minibatch", "batch", "scale", "none")   # the values of PPOConfig.adv_norm
+# the values of PPOConfig.algo: the update families of seed 001's Table 1 (§4.6) that the lane trainer runs;
+# "ppo" is the paper's Uπ(f) with minibatch epochs (agents.ppo, agents.lanes), the others are in agents.algos
+ALGOS = ("ppo",)
 
 
 def _f(default: Any, help: str) -> Any:
@@ -28,6 +31,8 @@ class PPOConfig:
     """Everything that defines a run. Saved as ``config.json`` in the run directory."""
 
     env_id: str = _f("Hopper-v5", "Gymnasium id; Box actions, flat Box observations")
+    algo: str = _f("ppo", "the update family (seed 001 Table 1): ppo = Uπ(f) over minibatch epochs (eq. 30); "
+                   "the others run on batched MuJoCo tasks only (agents.algos)")
     total_steps: int = _f(1_000_000, "environment steps of the run (summed over its parallel envs)")
     seed: int = _f(0, "seeds the network initialisation, action noise, minibatch order and env resets")
     # the scale function f(ΔO, ΔR): a registry name or expression and its parameters (exact text)
@@ -119,6 +124,8 @@ class PPOConfig:
             out.append(f"vf_clip must be positive (or none), not {self.vf_clip}")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             out.append("learning_rate and max_grad_norm must be positive")
+        if self.algo not in ALGOS:
+            out.append(f"algo must be one of {', '.join(ALGOS)}, not {self.algo!r}")
         if self.adv_norm not in ADV_NORMS:
             out.append(f"adv_norm must be one of {', '.join(ADV_NORMS)}, not {self.adv_norm!r}")
         if not 0 < self.adv_scale_tau < 1:

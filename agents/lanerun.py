@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from agents.algos import extra_metrics
 from agents.lanes import LaneTrainer
 from agents.ppo import Callback
 from agents.rundir import (
@@ -127,7 +128,7 @@ def _run_lanes(runs: list[Path], resume: bool, progress: ProgressFn | None,
         if state is not None:
             with restoring(runs[i] / CHECKPOINT):
                 trainer.load_lane_state_dict(i, state)
-    loggers = [RunLogger(r, c.checkpoint_every, resume_step=ln.global_step)
+    loggers = [RunLogger(r, c.checkpoint_every, resume_step=ln.global_step, extra_columns=extra_metrics(c.algo))
                for r, c, ln in zip(runs, configs, trainer.lanes, strict=True)]
     callbacks: list[list[Callback]] = []
     for r, logger in zip(runs, loggers, strict=True):

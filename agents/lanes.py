@@ -59,6 +59,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.algos import LaneAlgorithm
+from agents.algos import build as build_algorithm
 from agents.buffer import LaneBuffers, RolloutBuffer
 from agents.normalize import LaneObsNormalizer, LaneRewardScaler
 from agents.policy import LOG_2PI, ActorCritic
@@ -70,6 +72,7 @@ from agents.ppo import (
     evaluate_rollout,
     non_finite,
     normalize_advantages,
+    policy_kl,
     ppo_loss,
     resolve_device,
     rollout_advantages,
@@ -78,7 +81,7 @@ from agents.tasks import BatchedTask, Engine
 from pgcheck.certificate import CheckedScale
 
 # fields every lane of one trainer shares (they fix the shapes of the stacked tensors and the loop)
-SHARED_FIELDS = ("env_id", "total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
+SHARED_FIELDS = ("env_id", "algo", "total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
                  "hidden_sizes", "adv_norm", "device", "torch_threads", "checkpoint_every", "exact_lanes")
 # the fields agents.ppo.ppo_loss reads: lanes that share them (and the scale) share one loss call
 LOSS_FIELDS = ("alpha", "ent_coef", "vf_coef", "clip_vloss", "value_clip")
@@ -453,6 +456,8 @@ class LaneTrainer:
         # (normalisation, action sampling, buffers, episode bookkeeping); update = values, GAE and the epochs.
         # Each update's share is in its metrics as physics_seconds, acting_seconds, update_seconds.
         self.timing = {"physics": 0.0, "acting": 0.0, "update": 0.0}
+        # step 3 of another update family of seed 001's Table 1 (config.algo); None: PPO's update below
+        self.algorithm: LaneAlgorithm | None = build_algorithm(self)
 
     # -----------------------------------------------------------------------------------------------
 
@@ -678,7 +683,10 @@ class LaneTrainer:
         before = dict(self.timing)
         finished = self.collect_rollout(callbacks)
         tu = time.perf_counter()
-        results = self.update({i: self.evaluate_lane(i) for i in active})
+        batches = {i: self.evaluate_lane(i) for i in active}
+        results = (self.update if self.algorithm is None else self.algorithm.update)(batches)
+        for i, metrics in results.items():
+            metrics["policy_kl"] = policy_kl(self.lanes[i].policy, batches[i])
         self.timing["update"] += time.perf_counter() - tu
         seconds = time.perf_counter() - t0
         for i in active:
@@ -731,6 +739,7 @@ class LaneTrainer:
             # PPO.load_state_dict reads env_states=None as "start fresh episodes"; lanes restore their worlds
             "env_states": None, "adv_scale": lane.adv_scale.state_dict(),
             "batched_env_states": self.task.get_world_states(range(self._rows(i).start, self._rows(i).stop)),
+            **({} if self.algorithm is None else {"algorithm": self.algorithm.lane_state(i)}),
         }
 
     def load_lane_state_dict(self, i: int, state: dict[str, Any]) -> None:
@@ -745,6 +754,10 @@ class LaneTrainer:
         self.rew_scale.load_lane_state(i, state["rew_scale"])
         if "adv_scale" in state:   # checkpoints from before adv_norm had no scale mode, so no state
             lane.adv_scale.load_state_dict(state["adv_scale"])
+        if self.algorithm is not None:
+            if "algorithm" not in state:
+                raise ValueError(f"lane {i}: the checkpoint has no state of algorithm {lane.config.algo!r}")
+            self.algorithm.load_lane_state(i, state["algorithm"])
         lane.act_rng.bit_generator.state = state["act_rng"]
         lane.mb_rng.bit_generator.state = state["mb_rng"]
         lane.torch_rng = state["torch_rng"].clone()

@@ -43,18 +43,20 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from agents.algos import registry
 from agents.buffer import RolloutBuffer, compute_gae
 from agents.config import PPOConfig
 from agents.envs import get_env_states, make_vector_env, require_same_step, set_env_states
 from agents.normalize import ObsNormalizer, RewardScaler
 from agents.optim import FlatAdam, clip_grad_norm
 from agents.policy import ActorCritic, flatten_parameters
+from agents.tasks import TASKS
 from pgcheck.certificate import CheckedScale
 from pgcheck.errors import PgcheckError, UserError
 from pgcheck.updates import delta_o, delta_r_pi, upi_loss
 
 __all__ = ["PPO", "AdvantageScale", "Callback", "NonFiniteLossError", "PPOConfig", "RolloutBatch", "non_finite",
-           "ppo_loss", "rollout_advantages"]
+           "policy_kl", "ppo_loss", "rollout_advantages"]
 
 
 class RolloutBatch(NamedTuple):
@@ -199,6 +201,16 @@ def ppo_loss(policy: PolicyHeads, scale: CheckedScale, c: PPOConfig,
                   "log_prob": log_prob.detach()}
 
 
+@torch.no_grad()
+def policy_kl(policy: ActorCritic, batch: RolloutBatch) -> float:
+    """KL(π_old ‖ π_new) between the policy that collected ``batch`` and ``policy`` after the update, by the
+    unbiased estimator ``E_{a∼π_old}[(r − 1) − log r]``, r = π_new(a|s)/π_old(a|s), over the rollout's samples
+    (seed 001 §6, Figure 5; Schulman's k3). Logged as ``policy_kl`` by both trainers and every algorithm."""
+    log_prob, _ = policy.log_prob_entropy(batch.obs, batch.actions)
+    log_ratio = log_prob - batch.log_prob
+    return float(((log_ratio.exp() - 1.0) - log_ratio).mean().item())
+
+
 class NonFiniteLossError(PgcheckError, RuntimeError):
     """A loss or gradient became NaN or infinite; the update that produced it was not applied."""
 
@@ -265,6 +277,9 @@ class PPO:
         problems = config.problems()
         if problems:
             raise ValueError("; ".join(problems))
+        if config.algo != "ppo" and registry()[config.algo].build is not None:
+            raise UserError(f"algo {config.algo!r} has its own update, which runs on the lane trainer only: use a "
+                            f"batched MuJoCo task ({', '.join(TASKS)})")
         self.config = c = config
         self.scale = scale
         self.device = resolve_device(c.device)
@@ -415,7 +430,9 @@ class PPO:
         self.optimizer.lr = lr
         start_step = self.global_step
         finished = self.collect_rollout(callbacks)
-        metrics = self.update(self.evaluate_rollout())
+        batch = self.evaluate_rollout()
+        metrics = self.update(batch)
+        metrics["policy_kl"] = policy_kl(self.policy, batch)
         self.update_index += 1
         seconds = time.perf_counter() - t0
         self.elapsed += seconds

@@ -33,7 +33,7 @@ import socket
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,8 @@ from pgcheck.errors import UserError
 from pgcheck.files import atomic_write
 
 METRIC_COLUMNS = ["global_step", "update", "time", "sps", "episodes", "episodic_return", "episodic_length",
-                  "recent_return", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
-                  "grad_norm", "explained_variance", "learning_rate", "log_std", "epochs"]
+                  "recent_return", "policy_loss", "value_loss", "entropy", "approx_kl", "policy_kl",
+                  "clip_fraction", "grad_norm", "explained_variance", "learning_rate", "log_std", "epochs"]
 EPISODE_COLUMNS = ["global_step", "episodic_return", "episodic_length"]
 CHECKPOINT = "checkpoint.pt"
 LOCK = "lock"
@@ -371,10 +371,14 @@ def _truncate_csv(path: Path, columns: list[str], max_step: int) -> None:
 class RunLogger(Callback):
     """Writes metrics.csv, episodes.csv and (if available) TensorBoard; checkpoints every few updates."""
 
-    def __init__(self, run: Path, checkpoint_every: int, resume_step: int = 0) -> None:
+    def __init__(self, run: Path, checkpoint_every: int, resume_step: int = 0,
+                 extra_columns: Sequence[str] = ()) -> None:
+        """``extra_columns``: the metrics an update family adds after :data:`METRIC_COLUMNS`
+        (:func:`agents.algos.extra_metrics`)."""
         self.run = run
         self.checkpoint_every = checkpoint_every
-        _truncate_csv(run / "metrics.csv", METRIC_COLUMNS, resume_step)
+        self.columns = [*METRIC_COLUMNS, *extra_columns]
+        _truncate_csv(run / "metrics.csv", self.columns, resume_step)
         if resume_step == 0 and (run / "tb").is_dir():   # a (re)start from nothing: the CSVs are emptied, so is tb/
             shutil.rmtree(run / "tb")
         _truncate_csv(run / "episodes.csv", EPISODE_COLUMNS, resume_step)
@@ -402,12 +406,12 @@ class RunLogger(Callback):
 
     def write_metrics(self, metrics: dict[str, float]) -> None:
         """One row of metrics.csv (and TensorBoard scalars); flushes both CSV files."""
-        self._mw.writerow([_fmt(metrics[c]) for c in METRIC_COLUMNS])
+        self._mw.writerow([_fmt(metrics[c]) for c in self.columns])
         self._metrics.flush()
         self._episodes.flush()
         if self.tb is not None:
             step = int(metrics["global_step"])
-            for c in METRIC_COLUMNS[2:]:
+            for c in self.columns[2:]:
                 if not math.isnan(metrics[c]):
                     self.tb.add_scalar(f"train/{c}", metrics[c], step)
             self.tb.flush()
