@@ -273,10 +273,11 @@ def _jobs(roots: Sequence[Path], seeds: Sequence[int]) -> list[tuple[str, bool]]
 
 
 # ---------------------------------------------------------------------------------------------- training
-def local_launcher(workers: int = 1, backend: str = "local", address: str | None = None,
+def local_launcher(workers: int | None = None, backend: str = "local", address: str | None = None,
                    progress: bool = False) -> Launcher:
     """Train jobs as ``pgcheck train`` does: runs of a batched MuJoCo task as lanes of one trainer (``workers``
-    processes, or one Ray task per group), others one run per process (or Ray task)."""
+    processes, None: :func:`agents.lanerun.default_lane_workers`; or one Ray task per group), others one run per
+    process (or Ray task)."""
     from agents.lanerun import lane_groups, run_groups_local, run_groups_ray
     from agents.runner import run_local, run_ray
 
@@ -291,7 +292,8 @@ def local_launcher(workers: int = 1, backend: str = "local", address: str | None
                             else run_groups_local(groups, resume, workers, progress=progress))
             if single:
                 results += (run_ray(single, address, progress) if backend == "ray" else
-                            run_local(single, min(workers, len(single), os.cpu_count() or 1), progress=progress))
+                            run_local(single, min(workers or len(single), len(single), os.cpu_count() or 1),
+                                      progress=progress))
         return results
 
     return launch

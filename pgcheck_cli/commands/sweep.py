@@ -60,7 +60,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="sweep directory (default runs/ENV-sweep-TIME)")
     p.add_argument("--backend", choices=["local", "ray"], default="local", help="local processes or a Ray cluster")
     p.add_argument("--ray-address", help="Ray cluster address (default: start or join a local one)")
-    p.add_argument("--workers", type=int, help="parallel local processes (default 1: all lanes in one)")
+    p.add_argument("--workers", type=int,
+                   help="parallel local processes (default: one per CPU with at least 4 lanes each, as pgcheck train)")
     p.add_argument("--resume", type=Path, metavar="SWEEP_DIR",
                    help="continue a stopped sweep with its recorded plan (finished runs are not trained again; only "
                    "--device, --workers, --backend, --ray-address and --no-progress may change)")
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         plan = _new_plan(args)
     from agents.rundir import provenance
 
-    launch = sweep.local_launcher(args.workers or 1, args.backend, args.ray_address, not args.no_progress)
+    launch = sweep.local_launcher(args.workers, args.backend, args.ray_address, not args.no_progress)
     report, results = sweep.run_sweep(plan, launch, origin=provenance(sys.argv, plan.base.device))
     failed = [r for r in results if r.status == "failed"]
     for r in failed:

@@ -36,10 +36,11 @@ examples
   pgcheck train --env Hopper-v5 --scale mla_ppo --param ao=0.1 --param ar=1 --alpha 0.01
   pgcheck train --env Walker2d-v5 --scale 'exp(x) * y if y > 0 and x < 0.2 else 0'
   pgcheck train --resume runs/hopper-mla-ppo      (continues every unfinished seed)
-  pgcheck train --preset ppo --preset mla-ppo --seeds 0-7          (16 lanes of one process)
+  pgcheck train --preset ppo --preset mla-ppo --seeds 0-7          (16 lanes; 2 processes of 8 on 2 CPUs)
   pgcheck train --preset mla-ppo --grid ao=0.5,1 --grid ar=0,0.5 --seeds 0-4   (a 2 x 2 grid x 5 seeds)
 configurations: every --preset (repeatable) times every point of the --grid product is one configuration,
-  trained for every seed; on a batched MuJoCo task all of them are lanes of one process (--workers N: N)
+  trained for every seed; on a batched MuJoCo task they are lanes: one process per CPU with at least 4
+  lanes each by default, N processes with --workers N (--workers 1: all in one)
 outputs: one configuration: RUN/seed_K/{config.json, certificate.json, run.json (provenance), status.json,
   metrics.csv, episodes.csv, checkpoint.pt, tb/, lock (while a process trains it)}; several:
   RUN/LABEL/seed_K/..., LABEL = preset and grid values (mla-ppo_ao=0.5_ar=0);
@@ -94,7 +95,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="local processes (default) or a Ray cluster")
     p.add_argument("--ray-address", help="Ray cluster address (default: start or join a local one)")
     p.add_argument("--workers", type=int, help="parallel local processes: the seeds of a batched MuJoCo task train "
-                   "as lanes of one process by default, split over N processes with --workers N (other "
+                   "as lanes, by default one process per CPU with at least 4 lanes each (16 seeds on 2 CPUs: "
+                   "2 processes of 8), over N processes with --workers N (other "
                    "environments: one process per seed, default min(seeds, CPUs))")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue the unfinished runs in RUN_DIR with their recorded configuration "
@@ -391,7 +393,8 @@ def _launch(args: argparse.Namespace, jobs: list[tuple[str, bool]], out: Path) -
     from agents.rundir import locked
     from agents.runner import run_local, run_ray
 
-    # runs of a batched MuJoCo task train as lanes of one trainer (one process by default; --workers N
+    # runs of a batched MuJoCo task train as lanes of one trainer (one process per CPU with at least 4 lanes
+    # each by default, agents.lanerun.default_lane_workers; --workers N
     # splits them over N processes, --backend ray makes each group a Ray task); others one run per process.
     # Runs to resume are locked while they are prepared and grouped (a second writer stops here, before
     # anything changes); each job then locks its runs again while it trains.
@@ -403,12 +406,12 @@ def _launch(args: argparse.Namespace, jobs: list[tuple[str, bool]], out: Path) -
             _prepare_resume(args, resumed)
         for resume in sorted({r for _, r in jobs}):
             these = [j for j in jobs if j[1] == resume]
-            plan.append((resume, *lane_groups(these, args.workers or 1)))
+            plan.append((resume, *lane_groups(these, args.workers)))
     results = []
     for resume, groups, single in plan:
         if groups:
             results += (run_groups_ray(groups, resume, args.ray_address, progress) if args.backend == "ray"
-                        else run_groups_local(groups, resume, args.workers or 1, progress=progress))
+                        else run_groups_local(groups, resume, args.workers, progress=progress))
         if single:
             if args.backend == "ray":
                 results += run_ray(single, args.ray_address, progress)
