@@ -20,6 +20,7 @@ ADV_NORMS = ("minibatch", "batch", "scale", "none")   # the values of PPOConfig.
 # the values of PPOConfig.algo: the update families of seed 001's Table 1 (§4.6) that the lane trainer runs;
 # "ppo" is the paper's Uπ(f) with minibatch epochs (agents.ppo, agents.lanes), the others are in agents.algos
 ALGOS = ("ppo",)
+ENGINES = ("mujoco", "mjx")   # agents.tasks.engine.ENGINES (not imported: this module stays free of MuJoCo)
 
 
 def _f(default: Any, help: str) -> Any:
@@ -76,6 +77,9 @@ class PPOConfig:
     log_std_init: float = _f(0.0, "initial log σ of the Gaussian policy")
     # machinery
     device: str = _f("auto", "auto | cpu | cuda")
+    engine: str = _f("mujoco", "the physics of the lanes: mujoco (mujoco.batch, bitwise Gymnasium) | mjx (MuJoCo in "
+                     "JAX on its default device, e.g. a GPU: float32, not bitwise; a resumed run starts fresh "
+                     "episodes, as MJX's world state is not saved)")
     torch_threads: int = _f(1, "torch intra-op threads")
     exact_lanes: bool = _f(False, "lanes (several runs of a batched task in one process): one GEMM per lane, bitwise "
                            "the single-run trainer; false: one batched GEMM for all lanes (faster, within float32 "
@@ -130,6 +134,8 @@ class PPOConfig:
             out.append(f"adv_norm must be one of {', '.join(ADV_NORMS)}, not {self.adv_norm!r}")
         if not 0 < self.adv_scale_tau < 1:
             out.append(f"adv_scale_tau must be in (0, 1), not {self.adv_scale_tau}")
+        if self.engine not in ENGINES:
+            out.append(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             out.append(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.vector_env not in ("inline", "sync", "async"):

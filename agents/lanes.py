@@ -82,7 +82,7 @@ from pgcheck.certificate import CheckedScale
 
 # fields every lane of one trainer shares (they fix the shapes of the stacked tensors and the loop)
 SHARED_FIELDS = ("env_id", "algo", "total_steps", "num_envs", "num_steps", "update_epochs", "minibatch_size",
-                 "hidden_sizes", "adv_norm", "device", "torch_threads", "checkpoint_every", "exact_lanes")
+                 "hidden_sizes", "adv_norm", "device", "engine", "torch_threads", "checkpoint_every", "exact_lanes")
 # the fields agents.ppo.ppo_loss reads: lanes that share them (and the scale) share one loss call
 LOSS_FIELDS = ("alpha", "ent_coef", "vf_coef", "clip_vloss", "value_clip")
 ADAM_BETAS = (0.9, 0.999)   # FlatAdam's (and torch.optim.Adam's) defaults
@@ -397,9 +397,9 @@ class LaneTrainer:
         ``baddbmm`` per layer for all lanes (measured ~1.6× faster updates at 16 lanes; other GEMM blocking, so
         a lane drifts from the single run by float32 rounding: ``tests/test_lanes.py`` states and checks the
         tolerance). Either way a run is deterministic, so it resumes bitwise. ``engine``: the physics of the
-        worlds, as :class:`BatchedTask` takes it (default MuJoCo's ``mujoco.batch``, bitwise Gymnasium;
-        ``"mjx"``: MJX on JAX's default device, float32, not bitwise). The lanes' networks, Adam state and
-        updates live on the shared ``config.device``."""
+        worlds, as :class:`BatchedTask` takes it (default: the configs' ``engine``; ``"mujoco"``: MuJoCo's
+        ``mujoco.batch``, bitwise Gymnasium; ``"mjx"``: MJX on JAX's default device, float32, not bitwise). The
+        lanes' networks, Adam state and updates live on the shared ``config.device``."""
         configs = [c for c, _ in lanes]
         problems = lane_problems(configs)
         if problems:
@@ -412,6 +412,11 @@ class LaneTrainer:
         self.device = resolve_device(c0.device)
         torch.set_num_threads(c0.torch_threads)
         L, n_envs = len(lanes), c0.num_envs
+        engine = c0.engine if engine is None else engine
+        if engine == "mjx":   # JAX compiles per shape (minutes on a CPU): keep what it compiled for next time
+            from agents.tasks.mjx import enable_compilation_cache
+
+            enable_compilation_cache()
         self.task = BatchedTask(c0.env_id, L * n_envs, nthread=nthread, engine=engine)
         act_space: Any = self.task.single_action_space
         obs_space: Any = self.task.single_observation_space
@@ -738,7 +743,9 @@ class LaneTrainer:
             "ep_length": lane.ep_length.copy(), "recent_returns": list(lane.recent_returns),
             # PPO.load_state_dict reads env_states=None as "start fresh episodes"; lanes restore their worlds
             "env_states": None, "adv_scale": lane.adv_scale.state_dict(),
-            "batched_env_states": self.task.get_world_states(range(self._rows(i).start, self._rows(i).stop)),
+            # None where the engine keeps no exact state (MJX): a resume then starts fresh episodes
+            "batched_env_states": self.task.get_world_states(range(self._rows(i).start, self._rows(i).stop))
+            if self.task.saves_state else None,
             **({} if self.algorithm is None else {"algorithm": self.algorithm.lane_state(i)}),
         }
 
@@ -769,7 +776,7 @@ class LaneTrainer:
             lane.obs[:] = np.asarray(state["obs"], dtype=np.float64)        # in place: views of the stacked rows
             lane.ep_return[:] = np.asarray(state["ep_return"], dtype=np.float64)
             lane.ep_length[:] = np.asarray(state["ep_length"], dtype=np.int64)
-        else:  # a single-run checkpoint: its worlds cannot be restored here; fresh episodes (no longer bitwise)
+        else:  # a single-run or MJX checkpoint: no worlds to restore here; fresh episodes (no longer bitwise)
             lane.exact_env_state = False
             self.rew_scale.returns[i] = 0.0
 

@@ -277,6 +277,9 @@ class PPO:
         problems = config.problems()
         if problems:
             raise ValueError("; ".join(problems))
+        if config.engine != "mujoco":
+            raise UserError(f"engine {config.engine!r} steps batched MuJoCo tasks on the lane trainer only: use a "
+                            f"batched MuJoCo task ({', '.join(TASKS)})")
         if config.algo != "ppo" and registry()[config.algo].build is not None:
             raise UserError(f"algo {config.algo!r} has its own update, which runs on the lane trainer only: use a "
                             f"batched MuJoCo task ({', '.join(TASKS)})")

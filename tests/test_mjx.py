@@ -28,10 +28,13 @@ from agents.tasks.engine import make_engine
 from agents.tasks.equivalence import compare_to_gymnasium
 from agents.tasks.logic import make_task, model_constants
 from agents.tasks.mjx import DeviceLogic, MjxEngine, enable_compilation_cache, evaluate_logic
+from pgcheck.check import checked_scale
 
 pytestmark = pytest.mark.mjx
 
 QPOS_TOL = 5e-6          # see the module docstring
+# checked at import, before JAX starts its threads: the validator forks its child process
+PPO_SCALE = checked_scale("ppo", {"eps": "0.2"})
 LIMIT = 40               # a shortened time limit, so a truncation and its reset occur too
 
 
@@ -140,3 +143,28 @@ def test_logic_under_jax_numpy(env_id: str) -> None:
         caught = caught or not np.allclose(c_reward, reward, atol=1e-4, rtol=1e-5)
     assert caught
     assert model_constants(env.model, task.frame_skip).dt == c.dt
+
+
+def test_lanes_train_on_mjx_and_resume_with_fresh_episodes(engine: MjxEngine) -> None:
+    """``engine = "mjx"`` through the lane trainer: 2 lanes × 2 worlds on the module's 4-world engine train, and
+    their checkpoints (no MJX world state) load into a new trainer, which says it starts fresh episodes."""
+    from agents.lanes import LaneTrainer
+    from agents.ppo import PPOConfig
+
+    scale = PPO_SCALE
+    configs = [PPOConfig(seed=s, engine="mjx", num_envs=2, num_steps=16, minibatch_size=16, update_epochs=1,
+                         total_steps=64, device="cpu") for s in (0, 1)]
+    trainer = LaneTrainer([(c, scale) for c in configs], engine=engine)
+    assert not trainer.task.saves_state
+    trainer.learn(max_updates=1)
+    assert trainer.active == [0, 1] and [ln.global_step for ln in trainer.lanes] == [32, 32]
+    states = [trainer.lane_state_dict(i) for i in range(2)]
+    assert all(s["batched_env_states"] is None for s in states)
+    again = LaneTrainer([(c, scale) for c in configs], engine=engine)
+    for i, state in enumerate(states):
+        again.load_lane_state_dict(i, state)
+    assert [ln.exact_env_state for ln in again.lanes] == [False, False]
+    for k, v in trainer.lanes[1].policy.state_dict().items():
+        assert np.array_equal(v.numpy(), again.lanes[1].policy.state_dict()[k].numpy()), k
+    again.learn(max_updates=1)
+    assert [ln.update_index for ln in again.lanes] == [2, 2]

@@ -152,6 +152,11 @@ class BatchedTask(gym.vector.VectorEnv):
 
     # -- exact state, for bitwise resume --------------------------------------------------------------
 
+    @property
+    def saves_state(self) -> bool:
+        """Whether :meth:`get_world_states` works: the engine keeps its state in ``mujoco.batch`` rows."""
+        return getattr(self.engine, "batch", None) is not None
+
     def get_world_states(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """The exact state of worlds ``ids``: step counter, RNG stream and every MuJoCo state field
         (``mujoco.batch`` keeps the integration state in rows: qpos, qvel, act, qacc_warmstart, ctrl, ...)."""
