@@ -43,10 +43,11 @@ def monte_carlo_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) ->
     at a termination (exact), at a time-limit truncation (the rewards after the limit are not part of the
     episode: G is the return of the episode as it was run, as seed 001's code computes it), and at the
     rollout's end (an episode still running there is cut: its last steps get the rewards seen so far only).
+    The result has the rewards' dtype.
     """
-    out = np.zeros_like(rewards, dtype=np.float32)
-    not_done = 1.0 - dones.astype(np.float32)
-    acc = np.zeros(rewards.shape[1], dtype=np.float32)
+    out = np.zeros_like(rewards)            # the rewards' dtype: float32 from the buffer, float64 in the proofs
+    not_done = 1.0 - dones.astype(rewards.dtype)
+    acc = np.zeros(rewards.shape[1], dtype=rewards.dtype)
     for t in range(rewards.shape[0] - 1, -1, -1):
         acc = rewards[t] + gamma * not_done[t] * acc
         out[t] = acc
