@@ -318,6 +318,17 @@ def _default_out(config: Any, preset: str | None) -> Path:
     return Path("runs") / f"{config.env_id.split('-v')[0].lower()}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def require_trainer(config: Any) -> None:
+    """An algorithm with its own update (PPO-KL, ...) runs on the lane trainer only: refused on another task
+    before any run directory exists (the single-run trainer would refuse it only once the run is created)."""
+    from agents.algos import registry
+    from agents.tasks import TASKS
+
+    if config.algo != "ppo" and registry()[config.algo].build is not None and config.env_id not in TASKS:
+        raise UserError(f"--algo {config.algo} has its own update, which runs on the lane trainer only: use a "
+                        f"batched MuJoCo task ({', '.join(TASKS)}), not {config.env_id}")
+
+
 def check_launch_options(args: argparse.Namespace) -> None:
     """--backend ray needs ray installed; --workers is at least 1 (train and sweep take both)."""
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
@@ -342,6 +353,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.runner import create_run
 
     make_env(config.env_id).close()
+    require_trainer(config)
     if len(variants) == 1:
         name = variants[0].preset
     else:
