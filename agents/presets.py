@@ -72,8 +72,9 @@ Table 2 is garbled in the text; read with the seed's code (github.com/Matt00n/Po
   (a deviation, below).
 * lr 3e-4 with "a slight linear decay" (Appendix A): ``optax.linear_schedule(3e-4, 3e-6, transition_steps =
   total_timesteps)`` counts optimiser steps against environment steps (8e6), so over a run it decays by well
-  under 1% (A2C: ~3900 steps, 0.05%; PPO: ~39000 steps, 0.5%). Here ``anneal_lr = false`` (constant 3e-4), the
-  closest PPOConfig expresses. Fairly sure (read from the code; the run length of Figure 4 is not restated).
+  under 1% at its ``total_timesteps = 8e6`` (A2C: ~3900 steps, 0.05%; PPO: ~39000 steps, 0.5%). Here
+  ``anneal_lr = false`` (constant 3e-4), the closest PPOConfig expresses. Fairly sure (read from the code; the
+  text does not restate the schedule or the run length behind Figure 4).
 * Adam's ε 1e-8 (optax's default, the code passes none); gradient-norm clip 0.5; value loss ``0.5 · ½ mean
   (V − target)²`` without clipping (``vf_cost = 0.5``; ``clip_vloss = false``); observation and reward
   normalisation by running statistics, clipped to ±10 (Appendix A: as pgcheck's, the reward by the std of the
@@ -92,7 +93,9 @@ Table 2 is garbled in the text; read with the seed's code (github.com/Matt00n/Po
 
 What PPOConfig cannot express (so these presets are seed 001's settings only as far as these allow): the
 policy network of 4 × 32 and the value network of 5 × 256 units with swish activations (here both 64 × 64
-tanh, CleanRL's); tanh-squashed Gaussian actions (here an unsquashed Gaussian clipped to the box); GAE computed
+tanh, CleanRL's); tanh-squashed Gaussian actions with a state-dependent std ``softplus(·) + 0.001`` and, for
+the entropy bonus, a one-sample estimate of the squashed entropy (here an unsquashed Gaussian with a
+state-independent σ, clipped to the box, and its exact entropy); GAE computed
 inside the loss with the current value network, per minibatch (here once per rollout with the rollout's);
 minibatches of one env's contiguous unroll (here random samples of the rollout); the biased std of the
 minibatch z-score (n against n − 1, a factor √(2047/2048)); REINFORCE's whole-episode batches (above).

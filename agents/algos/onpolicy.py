@@ -17,6 +17,10 @@ loss built from the lane's :class:`~pgcheck.certificate.CheckedScale` by :func:`
   sampled k3 estimate would make it Uπ(eˣy − β(eˣ − 1)), which Assumption 5.1 rejects (f(x, 0) ≠ 0): so the
   penalty stays an explicit, named term beside the checked Uπ(f_SQ). β is per lane and adapts after each
   update by seed 003's rule (:func:`adapt_beta`), with d the update's mean analytic KL over the rollout.
+  metrics.csv gets ``kl_beta`` (the β the update was penalised with) and ``kl_mean`` (d: the mean analytic
+  KL(π_old ‖ π_new) over the rollout's states after the update, what the rule reads). The penalty's μθ is a
+  second actor forward pass per minibatch (:meth:`agents.lanes.StackedActorCritic.actor_mean`), beside the
+  one inside the trainer's ``heads``: the actor is small next to the critic, and ``heads`` stays unchanged.
 
 Every algorithm also gets ``policy_kl`` (the k3 estimate of KL between consecutive policies, seed 001 §6,
 Figure 5) from the trainer.
