@@ -34,6 +34,26 @@ def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray
     return adv, adv + values
 
 
+def monte_carlo_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+    """REINFORCE's return-to-go (seed 001 §4.1, ``G_t = Σ_k γ^k r_{t+k+1}`` in the seed's indices; here
+    ``rewards[t]`` is the reward after the action at step t): ``G_t = r_t + γ (1 − done_t) G_{t+1}``, with
+    ``G = 0`` after the rollout's last step. Arrays of shape (T, n_envs).
+
+    Nothing is bootstrapped, because REINFORCE has no critic (seed 001 Table 2 gives it no λ): the sum stops
+    at a termination (exact), at a time-limit truncation (the rewards after the limit are not part of the
+    episode: G is the return of the episode as it was run, as seed 001's code computes it), and at the
+    rollout's end (an episode still running there is cut: its last steps get the rewards seen so far only).
+    The result has the rewards' dtype.
+    """
+    out = np.zeros_like(rewards)            # the rewards' dtype: float32 from the buffer, float64 in the proofs
+    not_done = 1.0 - dones.astype(rewards.dtype)
+    acc = np.zeros(rewards.shape[1], dtype=rewards.dtype)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        acc = rewards[t] + gamma * not_done[t] * acc
+        out[t] = acc
+    return out
+
+
 class RolloutBuffer:
     """One rollout of ``num_steps`` vector steps over ``num_envs`` environments."""
 

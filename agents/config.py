@@ -19,7 +19,8 @@ DEFAULT_CLIP = 0.2       # CleanRL's clip_coef
 ADV_NORMS = ("minibatch", "batch", "scale", "none")   # the values of PPOConfig.adv_norm
 # the values of PPOConfig.algo: the update families of seed 001's Table 1 (§4.6) that the lane trainer runs;
 # "ppo" is the paper's Uπ(f) with minibatch epochs (agents.ppo, agents.lanes), the others are in agents.algos
-ALGOS = ("ppo",)
+ALGOS = ("ppo", "a2c", "reinforce", "ppo-kl")
+ADVANTAGES = ("gae", "return")   # the values of PPOConfig.advantage: the source of ΔR's Â
 ENGINES = ("mujoco", "mjx")   # agents.tasks.engine.ENGINES (not imported: this module stays free of MuJoCo)
 
 
@@ -72,6 +73,14 @@ class PPOConfig:
     max_grad_norm: float = _f(0.5, "global gradient-norm clip")
     target_kl: float | None = _f(None, "stop an update's epochs early above this KL (none: never)")
     clip_eps_diagnostic: float = _f(0.2, "ε of the clip-fraction diagnostic only")
+    # seed 001's A2C / REINFORCE / PPO-KL
+    advantage: str = _f("gae", "the Â in ΔR (eq. 29): gae (generalised advantage estimation, seed 001 eq. 19) | return "
+                        "(the Monte Carlo return-to-go G_t, no baseline: REINFORCE, seed 001 §4.1; cut at every "
+                        "episode end and at the rollout's end, never bootstrapped)")
+    kl_beta_init: float = _f(1.0, "ppo-kl: initial β of the KL penalty (Schulman et al. 2017's; seed 003's rule "
+                             "adapts it)")
+    kl_target: float = _f(0.01, "ppo-kl: d_targ of seed 003's adaptive rule (β/2 below d_targ/1.5, 2β above "
+                          "1.5 d_targ)")
     # model
     hidden_sizes: tuple[int, ...] = _f((64, 64), "tanh hidden layers of actor and critic, e.g. 64,64")
     log_std_init: float = _f(0.0, "initial log σ of the Gaussian policy")
@@ -130,6 +139,10 @@ class PPOConfig:
             out.append("learning_rate and max_grad_norm must be positive")
         if self.algo not in ALGOS:
             out.append(f"algo must be one of {', '.join(ALGOS)}, not {self.algo!r}")
+        if self.advantage not in ADVANTAGES:
+            out.append(f"advantage must be one of {', '.join(ADVANTAGES)}, not {self.advantage!r}")
+        if not (self.kl_beta_init > 0 and self.kl_target > 0):
+            out.append(f"kl_beta_init and kl_target must be positive, not {self.kl_beta_init} and {self.kl_target}")
         if self.adv_norm not in ADV_NORMS:
             out.append(f"adv_norm must be one of {', '.join(ADV_NORMS)}, not {self.adv_norm!r}")
         if not 0 < self.adv_scale_tau < 1:

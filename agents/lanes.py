@@ -52,7 +52,7 @@ import math
 import time
 import warnings
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,8 @@ ADAM_BETAS = (0.9, 0.999)   # FlatAdam's (and torch.optim.Adam's) defaults
 # autograd warns about that layout once. Only that warning is silenced.
 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
 ROW_ALIGN = 16              # floats: 64 bytes, the alignment of torch's CPU allocations
+# a per-lane loss term outside the class Uπ(f): (minibatch, its sample indices (L, mb)) -> (L,), differentiable
+ExtraLoss = Callable[[RolloutBatch, torch.Tensor], torch.Tensor]
 
 
 def lane_problems(configs: Sequence[PPOConfig]) -> list[str]:
@@ -200,10 +202,15 @@ class StackedActorCritic:
                 x = torch.tanh(x)
         return x
 
+    def actor_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """``μ_θ(s)`` per lane and sample, (L, B, act_dim), differentiable: :meth:`ActorCritic.mean` with a lane
+        axis in front (σ is the parameter ``params["log_std"]``, (L, act_dim))."""
+        return self._mlp(self._actor, obs)
+
     def heads(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``log π_θ(a|s)``, ``H(π_θ(·|s))`` and ``V(s)`` per lane and sample, (L, B) each, differentiable:
         :meth:`ActorCritic.log_prob_entropy` and :meth:`ActorCritic.value` with a lane axis in front."""
-        mu = self._mlp(self._actor, obs)
+        mu = self.actor_mean(obs)
         log_std = self.params["log_std"]
         act_dim = mu.shape[-1]
         z = (actions - mu) * torch.exp(-log_std).unsqueeze(1)
@@ -557,7 +564,11 @@ class LaneTrainer:
     # -----------------------------------------------------------------------------------------------
     # 3. the update: PPO.update for all lanes, one forward, backward and Adam step per minibatch index
 
-    def update(self, batches: dict[int, RolloutBatch]) -> dict[int, dict[str, float]]:
+    def update(self, batches: dict[int, RolloutBatch],
+               extra_loss: ExtraLoss | None = None) -> dict[int, dict[str, float]]:
+        """PPO's update of the lanes of ``batches``. ``extra_loss``: a term outside the class Uπ(f) that an
+        algorithm adds to every lane's minibatch loss (PPO-KL's penalty, :mod:`agents.algos.onpolicy`), called
+        with the minibatch and its sample indices into each lane's rollout, (L, mb); it returns (L,)."""
         c = self.config
         n, mb, L = c.batch_size, c.minibatch_size, self.num_lanes
         for i, batch in batches.items():
@@ -591,7 +602,8 @@ class LaneTrainer:
             perm = np.tile(np.arange(n), (L, 1))
             for i in training:
                 perm[i] = self.lanes[i].mb_rng.permutation(n)
-            b = stacked.take((arange, torch.from_numpy(perm).to(self.device)))
+            index = torch.from_numpy(perm).to(self.device)
+            b = stacked.take((arange, index))
             if c.adv_norm == "minibatch":  # per minibatch; a block never straddles two lanes (n % mb == 0)
                 b = b._replace(advantages=normalize_advantages(b.advantages.reshape(-1), mb).view(L, n))
             for start in range(0, n, mb):
@@ -607,6 +619,10 @@ class LaneTrainer:
                     policy_loss[g.rows] = parts["policy_loss"]
                     value_loss[g.rows] = parts["value_loss"]
                     new_log_prob[g.rows, sl] = parts["log_prob"]
+                if extra_loss is not None:
+                    extra = extra_loss(mbs, index[:, sl])
+                    total = total + extra.sum()
+                    lane_loss += extra.detach()    # a non-finite term fails its lane in the check below
                 self._check(training, epoch, loss=lane_loss, parts=(policy_loss, value_loss))
                 if not training:
                     break

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from agents.algos import registry
-from agents.buffer import RolloutBuffer, compute_gae
+from agents.buffer import RolloutBuffer, compute_gae, monte_carlo_returns
 from agents.config import PPOConfig
 from agents.envs import get_env_states, make_vector_env, require_same_step, set_env_states
 from agents.normalize import ObsNormalizer, RewardScaler
@@ -245,8 +245,10 @@ class Callback:
 
 def evaluate_rollout(policy: ActorCritic, buf: RolloutBuffer, c: PPOConfig, obs_dim: int, act_dim: int,
                      dev: torch.device) -> RolloutBatch:
-    """A finished rollout with its behaviour log-probabilities, values and GAE advantages and targets (the
-    single-run trainer and every lane of :class:`agents.lanes.LaneTrainer` go through this one function)."""
+    """A finished rollout with its behaviour log-probabilities, values and advantages and targets (the
+    single-run trainer and every lane of :class:`agents.lanes.LaneTrainer` go through this one function): GAE
+    (``advantage = "gae"``), or REINFORCE's Monte Carlo return-to-go :func:`agents.buffer.monte_carlo_returns`
+    as both (``"return"``)."""
     n = c.batch_size
     obs = torch.from_numpy(buf.obs.reshape(n, obs_dim)).to(dev)
     actions = torch.from_numpy(buf.actions.reshape(n, act_dim)).to(dev)
@@ -260,9 +262,13 @@ def evaluate_rollout(policy: ActorCritic, buf: RolloutBuffer, c: PPOConfig, obs_
         else:
             trunc_values = np.zeros(0, dtype=np.float32)
     values_np = values.cpu().numpy().reshape(c.num_steps, c.num_envs)
-    next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
-    adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
-                               c.gamma, c.gae_lambda)
+    if c.advantage == "return":   # REINFORCE (seed 001 §4.1): Â = G_t, no baseline; the critic's target is G_t too
+        adv = monte_carlo_returns(buf.rewards, buf.dones, c.gamma)
+        targets = adv.copy()
+    else:
+        next_values = buf.next_values(values_np, last_value.cpu().numpy(), trunc_values)
+        adv, targets = compute_gae(buf.rewards, values_np, next_values, buf.terminated, buf.dones,
+                                   c.gamma, c.gae_lambda)
     return RolloutBatch(obs, actions, log_prob, values, torch.from_numpy(adv.reshape(n)).to(dev),
                         torch.from_numpy(targets.reshape(n)).to(dev))
 

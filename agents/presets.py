@@ -56,6 +56,49 @@ partner differ only in f and α. Table 2 has no row for Ant, so the MLA-PPO pres
 
 Every preset sets ``adv_norm`` explicitly: f is not invariant to rescaling ΔR, so the scale of Â is part of
 the update rule (it is recorded in every run's ``config.json``).
+
+**Seed 001** (``s001-ppo``, ``s001-a2c``, ``s001-reinforce``, ``s001-ppo-kl``, and ``s001-NAME`` for every other
+update family with an :class:`~agents.algos.AlgorithmSpec` preset; ``pgcheck train --algo NAME``): Lehmann's
+hyperparameters (seed 001, Appendix A, Table 2), the same on every environment, with ``algo`` set to the family.
+Table 2 is garbled in the text; read with the seed's code (github.com/Matt00n/PolicyGradientsJax, c89044a:
+``Config`` of ``a2c.py``, ``ppo.py``, ``reinforce.py``; read, not copied):
+
+* **"unroll length 2048" and "8 minibatches" with 8 envs**: per environment, and one unroll per minibatch.
+  Its ``Config`` has ``num_envs = 8``, ``unroll_length = 2048``, ``batch_size = 1`` ("number of unrolls per
+  minibatch"), ``num_minibatches = 8``; a training step collects ``batch_size · num_minibatches / num_envs = 1``
+  round of 2048 steps in each of the 8 envs (16384 transitions) and splits them into 8 minibatches of one unroll
+  each. Here: ``num_steps = 2048``, ``num_envs = 8``, ``minibatch_size = 2048`` (8 minibatches of the 16384).
+  Sure (the code says so); the seed's minibatch is one env's contiguous unroll, ours a random 2048 of the batch
+  (a deviation, below).
+* lr 3e-4 with "a slight linear decay" (Appendix A): ``optax.linear_schedule(3e-4, 3e-6, transition_steps =
+  total_timesteps)`` counts optimiser steps against environment steps (8e6), so over a run it decays by well
+  under 1% at its ``total_timesteps = 8e6`` (A2C: ~3900 steps, 0.05%; PPO: ~39000 steps, 0.5%). Here
+  ``anneal_lr = false`` (constant 3e-4), the closest PPOConfig expresses. Fairly sure (read from the code; the
+  text does not restate the schedule or the run length behind Figure 4).
+* Adam's ε 1e-8 (optax's default, the code passes none); gradient-norm clip 0.5; value loss ``0.5 · ½ mean
+  (V − target)²`` without clipping (``vf_cost = 0.5``; ``clip_vloss = false``); observation and reward
+  normalisation by running statistics, clipped to ±10 (Appendix A: as pgcheck's, the reward by the std of the
+  discounted return); advantages z-scored per minibatch where Table 2 says True (A2C, PPO: inside the loss,
+  over the minibatch, ``adv_norm = "minibatch"``); entropy cost 0.1 for A2C, 0 otherwise.
+* **REINFORCE**: one env, one minibatch, one epoch, entropy 0, no advantage normalisation; γ = 0.99 for the
+  return (Table 2's "—" for γ and λ: its code discounts with γ = 0.99 and has no λ). Its code collects whole
+  episodes (from a reset, until at least 2000 steps), so a batch never cuts an episode; here a rollout is
+  ``num_steps = 2048`` steps and G stops at the rollout's end (:func:`agents.buffer.monte_carlo_returns`: no
+  critic to bootstrap from). At a time-limit truncation its code, like ours, ends the sum (no bootstrap).
+  ``vf_coef = 0``: the critic is neither trained nor used (the code has no value network in REINFORCE's loss;
+  a critic trained on the side would change the policy's step through the global gradient-norm clip).
+* **PPO-KL** is not in seed 001's experiments: seed 001's PPO settings with f_SQ (``sq``) and seed 003's
+  adaptive KL penalty, ``kl_beta_init = 1`` (Schulman et al. 2017, §4: the initial β; seed 003 gives no value)
+  and ``kl_target = 0.01`` (seed 001 Table 2's KL bound δ of TRPO, and one of Schulman et al.'s d_targ).
+
+What PPOConfig cannot express (so these presets are seed 001's settings only as far as these allow): the
+policy network of 4 × 32 and the value network of 5 × 256 units with swish activations (here both 64 × 64
+tanh, CleanRL's); tanh-squashed Gaussian actions with a state-dependent std ``softplus(·) + 0.001`` and, for
+the entropy bonus, a one-sample estimate of the squashed entropy (here an unsquashed Gaussian with a
+state-independent σ, clipped to the box, and its exact entropy); GAE computed
+inside the loss with the current value network, per minibatch (here once per rollout with the rollout's);
+minibatches of one env's contiguous unroll (here random samples of the rollout); the biased std of the
+minibatch z-score (n against n − 1, a factor √(2047/2048)); REINFORCE's whole-episode batches (above).
 """
 
 from __future__ import annotations
@@ -66,6 +109,50 @@ from typing import Any
 from pgcheck.errors import UserError
 
 PRESETS = ("ppo", "mla-ppo", "acme-2021", "mla-ppo-acme-2021")
+S001 = "s001-"    # the prefix of seed 001's presets: s001-NAME for the update family NAME (PPOConfig.algo)
+
+# seed 001's settings shared by its A2C, PPO and (with the changes below) REINFORCE; see the module docstring
+S001_COMMON: dict[str, Any] = {
+    "num_envs": 8, "num_steps": 2048, "minibatch_size": 2048, "learning_rate": 3e-4, "anneal_lr": False,
+    "adam_eps": 1e-8, "max_grad_norm": 0.5, "gamma": 0.99, "gae_lambda": 0.95, "adv_norm": "minibatch",
+    "ent_coef": 0.0, "vf_coef": 0.5, "clip_vloss": False, "norm_obs": True, "obs_clip": 10.0, "norm_reward": True,
+    "reward_clip": 10.0, "target_kl": None, "alpha": 0.0, "advantage": "gae",
+}
+S001_PPO: dict[str, Any] = {**S001_COMMON, "update_epochs": 10, "scale": "ppo", "scale_params": {"eps": "0.2"},
+                            "clip_eps_diagnostic": 0.2}
+S001_A2C: dict[str, Any] = {**S001_COMMON, "update_epochs": 1, "ent_coef": 0.1, "scale": "q", "scale_params": {}}
+S001_REINFORCE: dict[str, Any] = {
+    **S001_COMMON, "num_envs": 1, "update_epochs": 1, "adv_norm": "none", "vf_coef": 0.0, "scale": "q",
+    "scale_params": {}, "advantage": "return",
+}
+S001_PPO_KL: dict[str, Any] = {**S001_COMMON, "update_epochs": 10, "scale": "sq", "scale_params": {},
+                               "kl_beta_init": 1.0, "kl_target": 0.01}
+
+
+def s001_preset(algo: str) -> dict[str, Any]:
+    """Seed 001's settings for the update family ``algo`` (the fields of ``s001-ALGO``), with ``algo`` set:
+    :data:`S001_PPO` for ``ppo``, the family's :attr:`~agents.algos.AlgorithmSpec.preset` otherwise."""
+    from agents.algos import registry
+    from agents.config import ALGOS
+
+    if algo not in ALGOS:
+        raise UserError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
+    fields = S001_PPO if algo == "ppo" else registry()[algo].preset
+    if not fields:
+        raise UserError(f"algorithm {algo!r} has no seed 001 preset")
+    return {**fields, "algo": algo}
+
+
+def preset_names() -> tuple[str, ...]:
+    """Every preset: :data:`PRESETS`, then seed 001's ``s001-NAME`` for every update family NAME."""
+    from agents.config import ALGOS
+
+    return PRESETS + tuple(S001 + a for a in ALGOS)
+
+
+def preset_family(name: str) -> str:
+    """The update family (``PPOConfig.algo``) a preset trains: ``ppo`` for :data:`PRESETS`."""
+    return name[len(S001):] if name.startswith(S001) else "ppo"
 
 # the PPO machinery of ACME's JAX PPO of 93a6a15 / 4e0af14 (Oct 2021 – Mar 2022) that PPOConfig can express;
 # see the module docstring for each value's source and for what is not expressed
@@ -92,8 +179,11 @@ def env_family(env_id: str) -> str:
 
 def preset(name: str, env_id: str) -> dict[str, Any]:
     """The config fields a preset sets for ``env_id``: scale, scale_params, alpha and adv_norm, and for the
-    ``*acme-2021`` presets the PPO machinery of :data:`ACME_2021`. The value clip is not set here: it follows
+    ``*acme-2021`` presets the PPO machinery of :data:`ACME_2021`; for ``s001-NAME``, :func:`s001_preset` (the
+    same on every environment). The value clip is not set here: it follows
     the scale's ε (:attr:`PPOConfig.value_clip`), so a ``--grid eps=`` or ``--param eps=`` moves it too."""
+    if name.startswith(S001):
+        return s001_preset(name[len(S001):])
     family = env_family(env_id)
     machinery: dict[str, Any] = {"adv_norm": "minibatch"}
     base = name
@@ -111,4 +201,4 @@ def preset(name: str, env_id: str) -> dict[str, Any]:
                             "--param eps=.. --alpha .. yourself")
         ar, ao, alpha, eps = TABLE2[family]
         return {**machinery, "scale": "mla_ppo", "scale_params": {"ao": ao, "ar": ar, "eps": eps}, "alpha": alpha}
-    raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    raise UserError(f"unknown preset {name!r}; choose one of {', '.join(preset_names())}")

@@ -11,9 +11,21 @@ entropy terms coincide (sympy, as linear forms in the symbols ∇log π, ∇H); 
 Cross-check: the batch mean of ``Â log πθ + βH`` (advantages computed here from eq. (14) on a rollout with a
 random value function; autograd) against pgcheck's ``upi_loss(q, β)`` with ΔR from ``delta_r_pi(Â, …, α = 0)``,
 Gaussian and softmax policies; negative control: the entropy bonus with the wrong sign.
+
+Through the trainer: ``agents.ppo.ppo_loss`` — the loss the trainers call for ``algo = a2c`` (PPO's loop,
+preset ``s001-a2c``: scale q, β = 0.1) — on a float64 :class:`agents.policy.ActorCritic` moved off its
+behaviour policy (ΔO ≠ 0, as at every minibatch after the first step of an epoch), against autograd of
+``mean_b[Â log πθ + βH]`` with the density, entropy and actor forward pass written here from the parameter
+tensors; negative control: the same loss with the importance-weighted f_SQ (``sq``), which A2C is not.
+:func:`trainer_minibatch` is shared by the REINFORCE and PPO-KL claims' checks through the trainer.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import sympy
 import torch
@@ -55,6 +67,7 @@ def derive(ev: Evidence) -> None:
     ev.scope = "every differentiable policy πθ, every advantage estimate Â and every β (registry q = y for all x, y)"
     ev.complete = True
     _cross_check(ev)
+    _trainer_check(ev)
 
 
 def _advantages(rewards: list[float], values: list[float], gamma: float, k: int) -> list[float]:
@@ -93,3 +106,96 @@ def _cross_check(ev: Evidence) -> None:
              "delta_r_pi(Â, α = 0)", f"{K_STEPS}-step advantages (eq. 14, γ = 0.99) on a 16-step rollout each: "
              f"{'; '.join(kinds)}", err.error, 1e-12, err.magnitude,
              control=Control("the entropy bonus with the wrong sign (−βH)", control.error))
+
+
+# ---------------------------------------------------------------------------------------------------
+# through the trainer's loss code (agents.ppo.ppo_loss, as the lane and single-run trainers call it)
+
+OBS_DIM, ACT_DIM, MINIBATCH = 11, 3, 64   # Hopper-v5's sizes, the trainer's 64 × 64 networks
+
+
+@dataclass
+class TrainerBatch:
+    """A float64 :class:`agents.policy.ActorCritic` off its behaviour policy, and a minibatch sampled from the
+    behaviour: ``mb`` as the trainer's :class:`agents.ppo.RolloutBatch`; the behaviour's mean and log σ per
+    sample; ``log_prob`` and ``entropy``: log πθ(a|s) and H(πθ(·|s)) computed here (differentiable)."""
+
+    policy: Any
+    actor: list[torch.Tensor]      # the actor's parameters and log σ, in the policy's order
+    mb: Any
+    mu_old: torch.Tensor
+    log_std_old: torch.Tensor
+    mean: torch.Tensor             # μθ(s), computed here
+    log_std: torch.Tensor
+    log_prob: torch.Tensor
+    entropy: torch.Tensor
+
+
+def _actor_mean(params: Mapping[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+    """The tanh MLP from the parameter tensors (not agents.policy's forward pass)."""
+    layers = sorted({int(k.split(".")[1]) for k in params if k.startswith("actor.")})
+    h = obs
+    for n, i in enumerate(layers):
+        h = h @ params[f"actor.{i}.weight"].T + params[f"actor.{i}.bias"]
+        if n < len(layers) - 1:
+            h = torch.tanh(h)
+    return h
+
+
+def _log_density(mean: torch.Tensor, log_std: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    return (-0.5 * ((actions - mean) / torch.exp(log_std)) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def trainer_minibatch(offset: int, advantages: torch.Tensor | None = None) -> TrainerBatch:
+    """A seeded instance: the policy is the behaviour moved by a perturbation of its parameters (log σ too);
+    Â standard normal unless given."""
+    from agents.policy import ActorCritic
+    from agents.ppo import RolloutBatch
+
+    g = ag.generator(offset)
+    torch.manual_seed(ag.SEED + offset)   # the network's initialisation (agents.policy draws from torch's RNG)
+    policy = ActorCritic(OBS_DIM, ACT_DIM).to(ag.DTYPE)
+    params = dict(policy.named_parameters())
+    obs = ag.randn(g, MINIBATCH, OBS_DIM)
+    with torch.no_grad():
+        mu_old = _actor_mean(params, obs)
+        log_std_old = params["log_std"].clone()
+        actions = mu_old + torch.exp(log_std_old) * ag.randn(g, MINIBATCH, ACT_DIM)
+        log_prob_old = _log_density(mu_old, log_std_old, actions)
+        for name, p in params.items():
+            if not name.startswith("critic."):
+                p.add_(ag.randn(g, *p.shape, scale=0.1 if name == "log_std" else 0.05))
+    adv = ag.randn(g, MINIBATCH) if advantages is None else advantages
+    zeros = torch.zeros(MINIBATCH, dtype=ag.DTYPE)
+    mean, log_std = _actor_mean(params, obs), params["log_std"]
+    entropy = (log_std.sum() + 0.5 * ACT_DIM * (1 + math.log(2 * math.pi))).expand(MINIBATCH)
+    return TrainerBatch(policy, [p for n, p in policy.named_parameters() if not n.startswith("critic.")],
+                        RolloutBatch(obs, actions, log_prob_old, zeros, adv, zeros), mu_old, log_std_old, mean,
+                        log_std, _log_density(mean, log_std, actions), entropy)
+
+
+def s001_config(algo: str) -> Any:
+    """The trainer's config of preset ``s001-ALGO`` (Hopper-v5), with ``vf_coef = 0``: the checks compare the
+    actor's coordinates only."""
+    from agents.config import PPOConfig
+    from agents.presets import preset
+
+    return PPOConfig(**{**preset(f"s001-{algo}", "Hopper-v5"), "vf_coef": 0.0})
+
+
+def _trainer_check(ev: Evidence) -> None:
+    from agents.ppo import ppo_loss
+
+    with ag.single_thread():
+        t = trainer_minibatch(1003)
+        c = s001_config("a2c")
+        reference = ag.flat_grad((t.mb.advantages * t.log_prob + c.ent_coef * t.entropy).mean(), t.actor)
+        got = -ag.flat_grad(ppo_loss(t.policy, ag.scale("q"), c, t.mb)[0], t.actor)
+        weighted = -ag.flat_grad(ppo_loss(t.policy, ag.scale("sq"), c, t.mb)[0], t.actor)
+        spread = float((t.log_prob - t.mb.log_prob).detach().abs().max())
+    ev.check("through the trainer", f"−∇θ agents.ppo.ppo_loss(q, β = {c.ent_coef}, α = 0) — the loss of algo a2c, "
+             "preset s001-a2c — vs autograd of mean_b[Â log πθ + βH] (density, entropy and actor forward pass "
+             "written here)", f"float64 ActorCritic ({OBS_DIM} observations, {ACT_DIM} actions, 64 × 64 tanh) moved "
+             f"off its behaviour, max |ΔO| = {spread:.2f}, {MINIBATCH} samples", ag.max_abs(reference, got), 1e-12,
+             float(reference.abs().max()),
+             control=Control("the importance-weighted f_SQ = eˣy (sq) in place of q", ag.max_abs(reference, weighted)))

@@ -28,6 +28,11 @@ Cross-checks: autograd of the penalised objective with the analytic KL (softmax:
 closed form) against pgcheck's ``upi_loss(sq)`` plus the derived extra term computed from its closed form
 (negative control: the reversed KL), k3 against ``upi_loss(sq)`` plus the derived (r − 1)∇log π term
 (negative control: k1's −∇log π), and at θ = θ_old against ``upi_loss(q)``.
+
+Through the trainer: the loss of ``algo = ppo-kl`` (preset ``s001-ppo-kl``), ``agents.ppo.ppo_loss`` with
+scale ``sq`` plus ``agents.algos.onpolicy.kl_penalty`` (the named term outside the class, the analytic
+Gaussian KL) on a float64 ActorCritic off its behaviour, against autograd of ``mean_b[rÂ] − β mean_b
+KL(π_old‖πθ)`` with the density and the KL's closed form written here (negative control: the reversed KL).
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ def derive(ev: Evidence) -> None:
                 "chain-rule steps); 'outside the class' on an exact tabular instance; validator at β = 1")
     ev.complete = True
     _cross_check(ev)
+    _trainer_check(ev)
 
 
 def _outside(ev: Evidence) -> None:
@@ -177,3 +183,34 @@ def _kl_terms(b: op.Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             c_log_std = ((s_old ** 2 + (m_old - mean) ** 2) / std ** 2 - 1).detach()
             extra.append((mean * c_mean + torch.log(std) * c_log_std).sum())
     return torch.stack(kl), torch.stack(kl_rev), torch.stack(extra)
+
+
+def _trainer_check(ev: Evidence) -> None:
+    from agents.algos.onpolicy import kl_penalty
+    from agents.ppo import ppo_loss
+    from derivations.s001_a2c import ACT_DIM, MINIBATCH, OBS_DIM, s001_config, trainer_minibatch
+
+    beta = 0.7   # any β > 0; the trainer starts at kl_beta_init = 1 and halves or doubles it
+
+    def closed_form(m1: torch.Tensor, ls1: torch.Tensor, m2: torch.Tensor, ls2: torch.Tensor) -> torch.Tensor:
+        """KL(N(m1, e^{2 ls1}) ‖ N(m2, e^{2 ls2})) per sample, summed over the action dimensions."""
+        return (ls2 - ls1 + (torch.exp(2 * ls1) + (m1 - m2) ** 2) / (2 * torch.exp(2 * ls2)) - 0.5).sum(-1)
+
+    with ag.single_thread():
+        t = trainer_minibatch(1006)
+        c = s001_config("ppo-kl")
+        ratio = torch.exp(t.log_prob - t.mb.log_prob)
+        surrogate = (ratio * t.mb.advantages).mean()
+        kl = closed_form(t.mu_old, t.log_std_old, t.mean, t.log_std).mean()
+        kl_rev = closed_form(t.mean, t.log_std, t.mu_old, t.log_std_old).mean()
+        reference = ag.flat_grad(surrogate - beta * kl, t.actor)
+        reversed_kl = ag.flat_grad(surrogate - beta * kl_rev, t.actor)
+        penalty, _ = kl_penalty(beta, t.mu_old, t.log_std_old, t.policy.mean(t.mb.obs), t.policy.log_std)
+        update = -ag.flat_grad(ppo_loss(t.policy, ag.scale("sq"), c, t.mb)[0] + penalty, t.actor)
+        size = float(kl.detach())
+    ev.check("through the trainer", f"−∇θ[agents.ppo.ppo_loss(sq) + agents.algos.onpolicy.kl_penalty(β = {beta})] — "
+             "the loss of algo ppo-kl — vs autograd of mean_b[rÂ] − β mean_b KL(π_old‖πθ) (density, actor forward "
+             "pass and the Gaussian KL's closed form written here)", f"float64 ActorCritic ({OBS_DIM} observations, "
+             f"{ACT_DIM} actions, 64 × 64 tanh) off its behaviour, mean KL {size:.3f}, {MINIBATCH} samples",
+             ag.max_abs(reference, update), 1e-12, float(reference.abs().max()),
+             control=Control("the reversed KL(πθ‖π_old)", ag.max_abs(reversed_kl, update)))

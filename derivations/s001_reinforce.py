@@ -13,6 +13,14 @@ differentiable policy; the validator's verdict on q. Cross-check: the batch mean
 with ``q``, ΔO from ``updates.delta_o`` and ΔR from ``updates.delta_r_pi(G, …, α = 0)`` — Gaussian and
 softmax policies; negative control: the undiscounted return in place of G_t.
 
+Through the trainer: the return the trainers compute for ``advantage = "return"``
+(``agents.buffer.monte_carlo_returns``, called by ``agents.ppo.evaluate_rollout``) on a rollout of several
+episodes — ended by a termination, a time-limit truncation and the rollout's end — against the forward sums of
+each episode separately (negative control: one sum over the whole rollout, through the episode ends); then
+``agents.ppo.ppo_loss`` with preset ``s001-reinforce`` (scale q, β = 0, Â = G unnormalised) on a float64
+ActorCritic against autograd of ``mean_t G_t log πθ(a_t|s_t)`` written here (negative control: the
+undiscounted return).
+
 Algorithm 3 of the seed prints ``G_t ← Σ_{k=t}^{T} γ^{k−t} r_k`` for ``t = 1, …, T`` and the update
 ``αG_t ∇ln π(a_t|s_t)``: with the seed's own trajectory ``s_0, a_0, r_1, …, s_T`` this pairs a_t with a
 return that starts at r_t, the reward of the *previous* action, skips t = 0, and at t = T needs an action
@@ -21,6 +29,7 @@ a_T the trajectory does not have. Erratum E1 checks the consequence exactly on a
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 import torch
 
@@ -58,6 +67,7 @@ def derive(ev: Evidence) -> None:
                 "Algorithm 3's index erratum exactly on a two-step chain with tabular softmax policies")
     ev.complete = True
     _cross_check(ev)
+    _trainer_check(ev)
 
 
 def _algorithm_3(ev: Evidence) -> None:
@@ -147,3 +157,43 @@ def _cross_check(ev: Evidence) -> None:
     ev.check("Table 1, REINFORCE", "autograd of mean_t G_t log πθ(a_t|s_t) vs pgcheck upi_loss(q) with ΔR = "
              "delta_r_pi(G, α = 0), ΔO = delta_o (= 0)", f"one episode of 16 steps each, γ = 0.9: {'; '.join(kinds)}",
              err.error, 1e-12, err.magnitude, control=Control("the undiscounted return Σ_k r_{t+k+1}", control.error))
+
+
+# episode ends of the trainer check's rollout of 64 steps: (step, kind); the rollout's end cuts a fourth episode
+ENDS = ((9, "termination"), (30, "time-limit truncation"), (47, "termination"))
+
+
+def _trainer_check(ev: Evidence) -> None:
+    from agents.buffer import monte_carlo_returns
+    from agents.ppo import ppo_loss
+    from derivations.s001_a2c import MINIBATCH, s001_config, trainer_minibatch
+
+    c = s001_config("reinforce")
+    with ag.single_thread():
+        g = ag.generator(1004)
+        rewards = [float(r) for r in ag.randn(g, MINIBATCH)]
+        dones = np.zeros((MINIBATCH, 1), dtype=bool)
+        for t, _ in ENDS:
+            dones[t] = True
+        got = torch.from_numpy(monte_carlo_returns(np.array(rewards)[:, None], dones, c.gamma)[:, 0])
+        starts = [0, *(t + 1 for t, _ in ENDS)]
+        stops = [t + 1 for t, _ in ENDS] + [MINIBATCH]
+        by_episode = torch.tensor([x for a, b in zip(starts, stops, strict=True)
+                                   for x in op.discounted_returns(rewards[a:b], c.gamma)], dtype=ag.DTYPE)
+        through = torch.tensor(op.discounted_returns(rewards, c.gamma), dtype=ag.DTYPE)
+        ev.check("through the trainer: G", f"agents.buffer.monte_carlo_returns (γ = {c.gamma}, as evaluate_rollout "
+                 "calls it for advantage = return) vs the forward sum of each episode (op.discounted_returns)",
+                 f"a rollout of {MINIBATCH} steps, episodes ended by {', '.join(k for _, k in ENDS)} and the "
+                 "rollout's end", ag.max_abs(by_episode, got), 1e-12, float(by_episode.abs().max()),
+                 control=Control("one sum through the episode ends", ag.max_abs(through, got)))
+        undiscounted = torch.tensor([x for a, b in zip(starts, stops, strict=True)
+                                     for x in op.discounted_returns(rewards[a:b], 1.0)], dtype=ag.DTYPE)
+        t_mb = trainer_minibatch(1004, advantages=got)
+        reference = ag.flat_grad((got * t_mb.log_prob).mean(), t_mb.actor)
+        wrong = ag.flat_grad((undiscounted * t_mb.log_prob).mean(), t_mb.actor)
+        update = -ag.flat_grad(ppo_loss(t_mb.policy, ag.scale("q"), c, t_mb.mb)[0], t_mb.actor)
+    ev.check("through the trainer: the gradient", "−∇θ agents.ppo.ppo_loss(q, β = 0, α = 0) with Â = G — the loss "
+             "of algo reinforce, preset s001-reinforce — vs autograd of mean_t G_t log πθ(a_t|s_t) (density and actor "
+             "forward pass written here)", f"float64 ActorCritic (Hopper's sizes, 64 × 64 tanh), {MINIBATCH} "
+             "samples, the returns above", ag.max_abs(reference, update), 1e-12, float(reference.abs().max()),
+             control=Control("the undiscounted return", ag.max_abs(wrong, update)))

@@ -17,18 +17,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents.presets import PRESETS
+from agents.config import ALGOS
+from agents.presets import S001, preset_family, preset_names
 from pgcheck.errors import UserError
 from pgcheck_cli.commands.validate import parse_params
 
 DEFAULT_ENV = "Hopper-v5"
 DEFAULT_PRESET = "ppo"
 # options that define a run; --resume takes the run's recorded values and refuses these
-_RUN_DEFINING = ("env", "preset", "scale", "alpha", "ent_coef", "total_steps", "seeds", "num_envs", "out")
+_RUN_DEFINING = ("env", "preset", "algo", "scale", "alpha", "ent_coef", "total_steps", "seeds", "num_envs", "out")
 # what a --grid may not vary besides agents.lanes.SHARED_FIELDS (the fields the lanes of one trainer share)
 _RUN_IDENTITY = ("scale", "scale_params", "seed", "env")
 
-HELP = "train PPO or MLA-PPO (update Uπ(f) with a checked scale f) on a Gymnasium/MuJoCo task"
+HELP = ("train PPO, MLA-PPO or another update family of seed 001 (update Uπ(f) with a checked scale f) on a "
+        "Gymnasium/MuJoCo task")
 
 EPILOG = """\
 examples
@@ -38,6 +40,13 @@ examples
   pgcheck train --resume runs/hopper-mla-ppo      (continues every unfinished seed)
   pgcheck train --preset ppo --preset mla-ppo --seeds 0-7          (16 lanes; 2 processes of 8 on 2 CPUs)
   pgcheck train --preset mla-ppo --grid ao=0.5,1 --grid ar=0,0.5 --seeds 0-4   (a 2 x 2 grid x 5 seeds)
+  pgcheck train --algo a2c --seeds 0-2          (seed 001's A2C with its Table 2 settings: preset s001-a2c)
+algorithms (--algo NAME; alone it trains preset s001-NAME, seed 001's Appendix A / Table 2 settings, see
+  agents/presets.py): ppo (Uπ(f) over minibatch epochs; --algo ppo is s001-ppo, while the default without
+  --algo stays --preset ppo, CleanRL's settings), a2c (Uπ(q), ΔR = GAE Â, one epoch, entropy 0.1), reinforce
+  (Uπ(q), ΔR = the Monte Carlo return, one env, one minibatch), ppo-kl (Uπ(sq) plus seed 003's adaptive KL
+  penalty, outside the class; batched MuJoCo tasks only), and the other families of agents.algos; every run
+  logs policy_kl, the KL between consecutive policies (seed 001 §6, Figure 5)
 configurations: every --preset (repeatable) times every point of the --grid product is one configuration,
   trained for every seed; on a batched MuJoCo task they are lanes: one process per CPU with at least 4
   lanes each by default, N processes with --workers N (--workers 1: all in one)
@@ -71,9 +80,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--env", help=f"Gymnasium id with Box actions (default {DEFAULT_ENV})")
     p.add_argument("--preset", action="append", metavar="NAME",
-                   help=f"one of {', '.join(PRESETS)} (mla-ppo*: Table 2 of the paper; *acme-2021: ACME's PPO of "
-                   f"2021 as far as pgcheck expresses it, see agents/presets.py); default {DEFAULT_PRESET}; "
-                   "repeatable: each preset is a configuration of its own (RUN/PRESET/seed_K)")
+                   help=f"one of {', '.join(preset_names())} (mla-ppo*: Table 2 of the paper; *acme-2021: ACME's PPO "
+                   f"of 2021 as far as pgcheck expresses it; s001-*: seed 001's Table 2 per update family; see "
+                   f"agents/presets.py); default {DEFAULT_PRESET}; repeatable: each preset is a configuration of "
+                   "its own (RUN/PRESET/seed_K)")
+    p.add_argument("--algo", metavar="NAME",
+                   help=f"the update family, one of {', '.join(ALGOS)} (seed 001 Table 1): alone, seed 001's preset "
+                   f"{S001}NAME (--algo ppo is {S001}ppo; without --algo the default stays {DEFAULT_PRESET}, "
+                   "CleanRL's); with --preset, every preset must be of that family")
     p.add_argument("--grid", action="append", default=[], metavar="K=V1,V2,..",
                    help="train every value: K a scale parameter (ao, ar, eps, ...) or a per-run config field "
                    "(alpha, ent_coef, learning_rate, ...); repeatable, the grids are crossed")
@@ -169,9 +183,24 @@ def _label_part(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._=+-" else "_" for ch in text)
 
 
+def given_presets(args: argparse.Namespace) -> list[str]:
+    """The command's presets: --preset, else seed 001's ``s001-NAME`` for --algo NAME, else the default; a
+    --preset of another family than --algo is a UserError."""
+    algo: str | None = getattr(args, "algo", None)
+    if algo is None:
+        return list(args.preset or [DEFAULT_PRESET])
+    if algo not in ALGOS:
+        raise UserError(f"--algo {algo!r}: choose one of {', '.join(ALGOS)}")
+    for name in args.preset or []:
+        if preset_family(name) != algo:
+            raise UserError(f"--algo {algo} with --preset {name}: {name} is a preset of algorithm "
+                            f"{preset_family(name)}, not {algo} (drop one of them)")
+    return list(args.preset or [S001 + algo])
+
+
 def build_configs(args: argparse.Namespace) -> list[Variant]:
     """Every configuration of the command: each --preset (or the one --scale) times each --grid point."""
-    presets: list[str] = args.preset or [DEFAULT_PRESET]
+    presets = given_presets(args)
     if len(set(presets)) < len(presets):
         raise UserError("--preset: a preset is given twice")
     if args.scale is not None and args.preset and len(args.preset) > 1:
@@ -191,6 +220,10 @@ def build_configs(args: argparse.Namespace) -> list[Variant]:
                 first = head if head is not None else (args.scale if args.scale.isidentifier() else "custom")
                 label = _label_part("_".join([first, *(f"{k}={v}" for k, v in pt.items())]))
             out.append(Variant(label, head, pt, config))
+    algos = sorted({v.config.algo for v in out})
+    if len(algos) > 1:
+        raise UserError(f"the presets train different algorithms ({', '.join(algos)}): one command trains one "
+                        "(give one --algo, or run one command per algorithm)")
     labels = [v.label for v in out]
     if len(set(labels)) < len(labels):
         raise UserError("two configurations would share a directory name; write the --grid values differently")
@@ -205,7 +238,7 @@ def build_config(args: argparse.Namespace, preset_name: str | None = None,
     from agents.presets import preset
 
     if preset_name is None:
-        given = args.preset or [DEFAULT_PRESET]
+        given = given_presets(args)
         if len(given) > 1:
             raise UserError("several --preset: use build_configs")
         preset_name = given[0]
@@ -287,6 +320,17 @@ def _default_out(config: Any, preset: str | None) -> Path:
     return Path("runs") / f"{config.env_id.split('-v')[0].lower()}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def require_trainer(config: Any) -> None:
+    """An algorithm with its own update (PPO-KL, ...) runs on the lane trainer only: refused on another task
+    before any run directory exists (the single-run trainer would refuse it only once the run is created)."""
+    from agents.algos import registry
+    from agents.tasks import TASKS
+
+    if config.algo != "ppo" and registry()[config.algo].build is not None and config.env_id not in TASKS:
+        raise UserError(f"--algo {config.algo} has its own update, which runs on the lane trainer only: use a "
+                        f"batched MuJoCo task ({', '.join(TASKS)}), not {config.env_id}")
+
+
 def check_launch_options(args: argparse.Namespace) -> None:
     """--backend ray needs ray installed; --workers is at least 1 (train and sweep take both)."""
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
@@ -311,6 +355,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.runner import create_run
 
     make_env(config.env_id).close()
+    require_trainer(config)
     if len(variants) == 1:
         name = variants[0].preset
     else:
