@@ -9,7 +9,9 @@ in the steps of Algorithm 5, top to bottom in :meth:`TRPO.update`:
 
 1. **g**, the surrogate's gradient at θ_old: ``−∇`` of ``upi_loss(f, ...)`` (paper eq. 34) with the lane's
    checked scale f = f_SQ(x, y) = eˣy (pgcheck's ``sq``), ΔO = log πθ − log π_old, ΔR = Â (seed 001 Table 1; the
-   claim ``s001-t1-trpo`` proves Uπ(f_SQ) = ∇J at and away from θ_old and cross-checks :func:`surrogate`);
+   claim ``s001-t1-trpo`` proves Uπ(f_SQ) = ∇J at and away from θ_old and cross-checks :func:`surrogate`).
+   A lane whose scale is not sq (by its canonical form) or whose α is not 0 is a :class:`UserError`; β
+   (``ent_coef``) is J's entropy bonus, 0 in Table 2;
 2. **x ≈ F⁻¹g** by :func:`conjugate_gradient` with the damped Fisher-vector products of
    :func:`fisher_vector_product`: ``(F + λI)v = ∇(∇KL̄ · v) + λv``, F the Hessian of the analytic Gaussian KL̄
    (:func:`gaussian_kl`) at θ_old (seed 001's Ĥ);
@@ -410,8 +412,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
                 "backtracking line search on KL(π_old ‖ πθ) ≤ δ; critic by Adam epochs",
         build=TRPO,
         metrics=("trpo_kl", "line_search_steps", "step_size", "surrogate_gain"),
-        # seed 001 Appendix A, Table 2 (TRPO column), as far as PPOConfig expresses it (see the module docstring
-        # of agents.presets for what it cannot: 4×32 / 5×256 swish networks, tanh-squashed actions)
+        # seed 001 Appendix A, Table 2 (TRPO column), as far as PPOConfig expresses it (it cannot: separate 4×32 /
+        # 5×256 swish networks, tanh-squashed actions). "Unroll length 2048" with 8 environments is read here as
+        # 2048 steps per environment (16384 samples per update, 8 critic minibatches of 2048); anneal_lr stays on
+        # for Appendix A's "slight linear decay of the learning rates"
         preset={"algo": "trpo", "scale": "sq", "scale_params": {}, "alpha": 0.0, "ent_coef": 0.0,
                 "learning_rate": 3e-4, "num_envs": 8, "num_steps": 2048, "minibatch_size": 2048,
                 "update_epochs": 10, "gamma": 0.99, "gae_lambda": 0.95, "adv_norm": "batch",
