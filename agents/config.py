@@ -19,7 +19,7 @@ DEFAULT_CLIP = 0.2       # CleanRL's clip_coef
 ADV_NORMS = ("minibatch", "batch", "scale", "none")   # the values of PPOConfig.adv_norm
 # the values of PPOConfig.algo: the update families of seed 001's Table 1 (§4.6) that the lane trainer runs;
 # "ppo" is the paper's Uπ(f) with minibatch epochs (agents.ppo, agents.lanes), the others are in agents.algos
-ALGOS = ("ppo", "a2c", "reinforce", "ppo-kl")
+ALGOS = ("ppo", "a2c", "reinforce", "ppo-kl", "trpo")
 ADVANTAGES = ("gae", "return")   # the values of PPOConfig.advantage: the source of ΔR's Â
 ENGINES = ("mujoco", "mjx")   # agents.tasks.engine.ENGINES (not imported: this module stays free of MuJoCo)
 
@@ -81,6 +81,14 @@ class PPOConfig:
                              "adapts it)")
     kl_target: float = _f(0.01, "ppo-kl: d_targ of seed 003's adaptive rule (β/2 below d_targ/1.5, 2β above "
                           "1.5 d_targ)")
+    # seed 001's TRPO (§4.3, Algorithm 5; Appendix A, Table 2), read by agents.algos.trpo when algo = trpo; its
+    # critic trains for update_epochs passes of minibatch_size minibatches (Table 2's footnote: 10 for the value net)
+    trpo_max_kl: float = _f(0.01, "TRPO: δ of the trust region mean_s KL(π_old ‖ πθ) ≤ δ (seed 001 eq. 17)")
+    trpo_cg_damping: float = _f(0.1, "TRPO: λ of the damped Fisher-vector products (F + λI)v")
+    trpo_cg_iters: int = _f(10, "TRPO: conjugate-gradient iterations for the direction x ≈ (F + λI)⁻¹g")
+    trpo_line_search_steps: int = _f(10, "TRPO: most step sizes its backtracking line search tries (K of "
+                                     "Algorithm 5)")
+    trpo_backtrack: float = _f(0.8, "TRPO: the line search's shrink factor b: fractions 1, b, b², ... of the step")
     # model
     hidden_sizes: tuple[int, ...] = _f((64, 64), "tanh hidden layers of actor and critic, e.g. 64,64")
     log_std_init: float = _f(0.0, "initial log σ of the Gaussian policy")

@@ -210,14 +210,22 @@ class StackedActorCritic:
     def heads(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``log π_θ(a|s)``, ``H(π_θ(·|s))`` and ``V(s)`` per lane and sample, (L, B) each, differentiable:
         :meth:`ActorCritic.log_prob_entropy` and :meth:`ActorCritic.value` with a lane axis in front."""
+        _, log_prob, entropy = self.policy(obs, actions)
+        return log_prob, entropy, self.value(obs)
+
+    def policy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The actor's part of :meth:`heads`: ``μ_θ(s)`` (L, B, act_dim), ``log π_θ(a|s)`` and ``H`` (L, B)."""
         mu = self.actor_mean(obs)
         log_std = self.params["log_std"]
         act_dim = mu.shape[-1]
         z = (actions - mu) * torch.exp(-log_std).unsqueeze(1)
         log_prob = -0.5 * (z * z).sum(-1) - log_std.sum(-1, keepdim=True) - 0.5 * LOG_2PI * act_dim
         entropy = (log_std.sum(-1, keepdim=True) + 0.5 * (1.0 + LOG_2PI) * act_dim).expand(mu.shape[0], mu.shape[1])
-        value = self._mlp(self._critic, obs).squeeze(-1)
-        return log_prob, entropy, value
+        return mu, log_prob, entropy
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's part of :meth:`heads`: ``V(s)`` per lane and sample, (L, B)."""
+        return self._mlp(self._critic, obs).squeeze(-1)
 
 
 class LaneAdam:
