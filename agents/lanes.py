@@ -203,6 +203,12 @@ class StackedActorCritic:
     def heads(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``log π_θ(a|s)``, ``H(π_θ(·|s))`` and ``V(s)`` per lane and sample, (L, B) each, differentiable:
         :meth:`ActorCritic.log_prob_entropy` and :meth:`ActorCritic.value` with a lane axis in front."""
+        return self.heads_with_mean(obs, actions)[:3]
+
+    def heads_with_mean(self, obs: torch.Tensor,
+                        actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`heads` and the Gaussian's mean μ_θ(s), (L, B, act_dim), from the same forward pass (its log σ
+        is ``params["log_std"]``, (L, act_dim)): what a KL between Gaussians needs (V-MPO, seed 001 §4.5)."""
         mu = self._mlp(self._actor, obs)
         log_std = self.params["log_std"]
         act_dim = mu.shape[-1]
@@ -210,7 +216,7 @@ class StackedActorCritic:
         log_prob = -0.5 * (z * z).sum(-1) - log_std.sum(-1, keepdim=True) - 0.5 * LOG_2PI * act_dim
         entropy = (log_std.sum(-1, keepdim=True) + 0.5 * (1.0 + LOG_2PI) * act_dim).expand(mu.shape[0], mu.shape[1])
         value = self._mlp(self._critic, obs).squeeze(-1)
-        return log_prob, entropy, value
+        return log_prob, entropy, value, mu
 
 
 class LaneAdam:
