@@ -3,9 +3,9 @@
 V-MPO's policy weight — the softmax of Â/η over D̃, the half of the batch with the largest advantages
 (eq. 20) — is **not** a scale function (``derivations/s001_vmpo.py``, claim ``s001-t1-vmpo``): it depends on
 the batch through its normaliser and its selection. For a batch without ties its coefficients (as a batch
-mean of Uπ, paper eq. 34) are ``c_i = C_B · h(Â_i − t_B)`` with a positive batch step size C_B and the
-pointwise ``h(y) = 1[y > 0] e^{y/η}``, which is INVALID (it is not centred: h(0⁺) = 1). This module trains
-with the nearest VALID pointwise rule instead, named as such:
+mean of Uπ, paper eq. 34) are ``c_i = C_B · h(Â_i − m_B)``, m_B = min_{D̃} Â, with a positive batch step size
+C_B and the pointwise ``h(y) = 1[y ≥ 0] e^{y/η}``, which is INVALID (it is not centred: h(0) = 1). This
+module trains with the nearest VALID pointwise rule instead, named as such:
 
     VMPO_RULE  f(x, y) = e^x · max(e^y − 1, 0)       (checked once by pgcheck, no parameters)
 
@@ -16,7 +16,9 @@ while η does. Per minibatch B (Table 2: 8 minibatches, as Algorithm 8 computes 
 losses):
 
 * **t_B** is the lower median of Â over B (``torch.median``): the largest advantage *outside* D̃, so that on a
-  tie-free batch ``ΔR > 0 ⟺ i ∈ D̃`` and the selected samples are exactly V-MPO's top half;
+  tie-free batch ``ΔR > 0 ⟺ i ∈ D̃`` and the selected samples are exactly V-MPO's top half (with the
+  derivation's m_B instead, the smallest selected sample would get e^0 − 1 = 0; V-MPO's own coefficients
+  ``|B| e^{Â_i/η}/Σ_{D̃} e^{Â/η}`` do not depend on where the shift is taken, only the centring does);
 * on-policy (ΔO = 0, the first minibatch of an update) the coefficient of sample i is
   ``C_B (e^{ΔR_i} − 1)⁺ = |B| w_i − C_B 1[i ∈ D̃]`` with V-MPO's exact weight ``w_i = e^{Â_i/η}/Σ_{D̃} e^{Â/η}``:
   the policy gradient is eq. (20)'s ``Σ_{D̃} w_i ∇log πθ`` minus exactly ``(e^{t_B/η}/Σ_{D̃}e^{Â/η}) Σ_{D̃}
