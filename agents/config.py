@@ -19,7 +19,7 @@ DEFAULT_CLIP = 0.2       # CleanRL's clip_coef
 ADV_NORMS = ("minibatch", "batch", "scale", "none")   # the values of PPOConfig.adv_norm
 # the values of PPOConfig.algo: the update families of seed 001's Table 1 (§4.6) that the lane trainer runs;
 # "ppo" is the paper's Uπ(f) with minibatch epochs (agents.ppo, agents.lanes), the others are in agents.algos
-ALGOS = ("ppo", "a2c", "reinforce", "ppo-kl", "trpo")
+ALGOS = ("ppo", "a2c", "reinforce", "ppo-kl", "trpo", "vmpo")
 ADVANTAGES = ("gae", "return")   # the values of PPOConfig.advantage: the source of ΔR's Â
 ENGINES = ("mujoco", "mjx")   # agents.tasks.engine.ENGINES (not imported: this module stays free of MuJoCo)
 
@@ -89,6 +89,15 @@ class PPOConfig:
     trpo_line_search_steps: int = _f(10, "TRPO: most step sizes its backtracking line search tries (K of "
                                      "Algorithm 5)")
     trpo_backtrack: float = _f(0.8, "TRPO: the line search's shrink factor b: fractions 1, b, b², ... of the step")
+    # seed 001's V-MPO (§4.5, eqs. 20-22, Algorithm 8; agents.algos.vmpo): per-lane multipliers, Table 2's values
+    vmpo_eta_init: float = _f(1.0, "V-MPO: initial temperature η (the scale of ΔR = (Â − median Â)/η)")
+    vmpo_eta_min: float = _f(1e-8, "V-MPO: η is projected to at least this after each step")
+    vmpo_eps_eta: float = _f(0.01, "V-MPO: ε_η of the temperature loss L_η = η ε_η + η log mean_{D̃} e^{Â/η}")
+    vmpo_nu_mu_init: float = _f(1.0, "V-MPO: initial Lagrange multiplier ν_μ of the KL of the policy's mean")
+    vmpo_nu_sigma_init: float = _f(1.0, "V-MPO: initial Lagrange multiplier ν_σ of the KL of the policy's std")
+    vmpo_nu_min: float = _f(1e-8, "V-MPO: ν_μ and ν_σ are projected to at least this after each step")
+    vmpo_eps_nu_mu: float = _f(0.01, "V-MPO: the bound ε_νμ on the mean's KL(π_old ‖ π_θ)")
+    vmpo_eps_nu_sigma: float = _f(5e-5, "V-MPO: the bound ε_νσ on the std's KL(π_old ‖ π_θ)")
     # model
     hidden_sizes: tuple[int, ...] = _f((64, 64), "tanh hidden layers of actor and critic, e.g. 64,64")
     log_std_init: float = _f(0.0, "initial log σ of the Gaussian policy")

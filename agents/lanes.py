@@ -227,6 +227,13 @@ class StackedActorCritic:
         """The critic's part of :meth:`heads`: ``V(s)`` per lane and sample, (L, B)."""
         return self._mlp(self._critic, obs).squeeze(-1)
 
+    def heads_with_mean(self, obs: torch.Tensor,
+                        actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`heads` and the Gaussian's mean μ_θ(s), (L, B, act_dim), from the same forward pass (its log σ
+        is ``params["log_std"]``, (L, act_dim)): what a KL between Gaussians needs (V-MPO, seed 001 §4.5)."""
+        mu, log_prob, entropy = self.policy(obs, actions)
+        return log_prob, entropy, self.value(obs), mu
+
 
 class LaneAdam:
     """:class:`agents.optim.FlatAdam` for each row of an (L, P) tensor, with its own step count, rate and eps

@@ -25,9 +25,13 @@ Result (proved):
    max(e^{y/η} − 1, 0), VALID. The uncentred e^{y/η} and the exact shape h are INVALID (f(x, 0) ≠ 0).
 
 Cross-checks: autograd of eq. (20) (weights from the definition) against the decomposition of 2. (pgcheck
-refuses h, so plain torch; negative control: normalising over D instead of D̃); exact expectations over a
-finite action set through pgcheck's ``upi_loss`` with ``exp(y/eta) − 1`` on-policy and ``exp(x)·(exp(y/eta) −
-1)`` off-policy against E_{πθ}[e^{Â/η}∇log πθ] (negative control: the unweighted centred rule off-policy).
+refuses h, so plain torch; negative control: normalising over D instead of D̃); the lane trainer's V-MPO
+policy loss (``agents.algos.vmpo.vmpo_policy_loss``: C_B·Uπ of the checked e^x·max(e^y − 1, 0) at ΔR =
+(Â − t_B)/η, t_B the lower median of Â, so ΔR > 0 exactly on D̃) against the decomposition: its coefficients
+are C_B·h(Â − m_B) minus the centring |D|e^{t_B/η}/Z_B on D̃ (negative controls: V-MPO's exact coefficients;
+whole-batch normalisation); exact expectations over a finite action set through pgcheck's ``upi_loss`` with
+``exp(y/eta) − 1`` on-policy and ``exp(x)·(exp(y/eta) − 1)`` off-policy against E_{πθ}[e^{Â/η}∇log πθ]
+(negative control: the unweighted centred rule off-policy).
 """
 
 from __future__ import annotations
@@ -152,6 +156,8 @@ def _cross_check(ev: Evidence) -> None:
              "one batch of 16 each: Gaussian and softmax MLP policies", dec.error, 1e-12, dec.magnitude,
              control=Control("eq. (20) normalised over D instead of the top half D̃", dec_control.error))
 
+    _trainer_check(ev, eta)
+
     on, off, off_control = ag.MaxErr(), ag.MaxErr(), ag.MaxErr()
     centred = op.expression_scale("exp(y / eta) - 1", eta=str(sympy.Rational(eta)))
     weighted = op.expression_scale("exp(x) * (exp(y / eta) - 1)", eta=str(sympy.Rational(eta)))
@@ -185,3 +191,44 @@ def _cross_check(ev: Evidence) -> None:
     ev.check("nearest rule, off-policy", "Σ_a π_old·[pgcheck upi_loss(exp(x)(exp(y/eta) − 1)) at (ΔO, Â)] vs "
              "E_{a∼πθ}[e^{Â/η}∇log πθ]", inst + "; π_old = πθ perturbed", off.error, 1e-12, off.magnitude,
              control=Control("the centred rule without the importance weight, off-policy", off_control.error))
+
+
+def _trainer_check(ev: Evidence, eta: float) -> None:
+    """The V-MPO lane trainer's policy loss (``agents.algos.vmpo.vmpo_policy_loss``: C_B·Uπ of the checked rule
+    e^x·max(e^y − 1, 0) at ΔR = (Â − t_B)/η, t_B the lower median) against the decomposition of 2., on-policy:
+    its coefficients are V-MPO's C_B·h(Â − m_B) minus the centring |D|e^{t_B/η}/Z_B on D̃, and −∇θ of its loss
+    is mean_D of those coefficients times ∇log πθ. The reference side is plain torch (top-k, e^{Â/η})."""
+    from agents.algos import vmpo
+    from pgcheck.check import checked_scale
+
+    rule = checked_scale(vmpo.VMPO_RULE)
+    coef, coef_control, grad, grad_control = ag.MaxErr(), ag.MaxErr(), ag.MaxErr(), ag.MaxErr()
+    with ag.single_thread():
+        g = ag.generator(1008)
+        for make in (op.gaussian_batch, op.softmax_batch):
+            b = make(g, 16, 0.0)
+            loss, parts = vmpo.vmpo_policy_loss(rule, b.log_prob[None], b.entropy[None], b.log_prob_old[None],
+                                                b.adv[None], torch.tensor([eta], dtype=torch.float64))
+            top = torch.topk(b.adv, 8).indices
+            in_top = torch.zeros(16, dtype=torch.bool)
+            in_top[top] = True
+            z_b = torch.exp(b.adv[top] / eta).sum()
+            m_b = b.adv[top].min()
+            shifted = b.adv - m_b
+            exact = 16 * torch.exp(m_b / eta) / z_b * torch.where(shifted >= 0, torch.exp(shifted / eta),
+                                                                  torch.zeros_like(shifted))   # C_B·h(Â − m_B)
+            centring = 16 * torch.exp(b.adv[~in_top].max() / eta) / z_b * in_top.double()
+            coef.add(parts["coefficient"][0], exact - centring)
+            coef_control.add(parts["coefficient"][0], exact)
+            ours = -ag.flat_grad(loss.sum(), b.params)
+            grad.add(ours, ag.flat_grad(((exact - centring) * b.log_prob).mean(), b.params))
+            whole = 16 * torch.softmax(b.adv / eta, 0)
+            grad_control.add(ours, ag.flat_grad(((whole - centring) * b.log_prob).mean(), b.params))
+    inst = f"one on-policy batch of 16 each: Gaussian and softmax MLP policies; η = {eta}"
+    ev.check("trainer's V-MPO loss (coefficients)", "agents.algos.vmpo.vmpo_policy_loss's C_B·f(0, ΔR) per sample "
+             "vs C_B·h(Â − m_B) − |D|e^{t_B/η}/Z_B·1[i∈D̃] (the decomposition minus the centring)", inst,
+             coef.error, 1e-12, coef.magnitude,
+             control=Control("V-MPO's exact coefficients C_B·h (the centring left out)", coef_control.error))
+    ev.check("trainer's V-MPO loss (gradient)", "−∇θ of agents.algos.vmpo.vmpo_policy_loss vs mean_D[(C_B·h(Â − m_B) "
+             "− centring)∇log πθ]", inst, grad.error, 1e-12, grad.magnitude,
+             control=Control("eq. (20) normalised over D instead of D̃", grad_control.error))

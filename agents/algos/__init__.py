@@ -60,7 +60,7 @@ class AlgorithmSpec:
 
 # the modules that define algorithms, each with ALGORITHMS: dict[str, AlgorithmSpec] (imported on demand, so
 # that reading a config or a metrics.csv does not import them)
-MODULES: tuple[str, ...] = ("agents.algos.onpolicy", "agents.algos.trpo")
+MODULES: tuple[str, ...] = ("agents.algos.onpolicy", "agents.algos.trpo", "agents.algos.vmpo")
 
 
 def registry() -> dict[str, AlgorithmSpec]:

@@ -56,6 +56,7 @@ from agents.algos import AlgorithmSpec
 from agents.config import PPOConfig
 from agents.lanes import LaneTrainer, clip_grad_norm_rows
 from agents.ppo import RolloutBatch, non_finite, normalize_advantages, rollout_advantages, value_loss_fn
+from agents.presets import S001_COMMON
 from pgcheck.certificate import CheckedScale
 from pgcheck.check import checked_scale
 from pgcheck.errors import UserError
@@ -414,13 +415,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
         metrics=("trpo_kl", "line_search_steps", "step_size", "surrogate_gain"),
         # seed 001 Appendix A, Table 2 (TRPO column), as far as PPOConfig expresses it (it cannot: separate 4×32 /
         # 5×256 swish networks, tanh-squashed actions). "Unroll length 2048" with 8 environments is read here as
-        # 2048 steps per environment (16384 samples per update, 8 critic minibatches of 2048); anneal_lr stays on
-        # for Appendix A's "slight linear decay of the learning rates"
-        preset={"algo": "trpo", "scale": "sq", "scale_params": {}, "alpha": 0.0, "ent_coef": 0.0,
-                "learning_rate": 3e-4, "num_envs": 8, "num_steps": 2048, "minibatch_size": 2048,
-                "update_epochs": 10, "gamma": 0.99, "gae_lambda": 0.95, "adv_norm": "batch",
-                "max_grad_norm": 0.5, "clip_vloss": False, "norm_obs": True, "norm_reward": True,
-                "trpo_max_kl": 0.01, "trpo_cg_damping": 0.1, "trpo_cg_iters": 10,
+        # 2048 steps per environment (16384 samples per update, 8 critic minibatches of 2048); the machinery
+        # shared with seed 001's other presets (S001_COMMON: no lr decay, Adam ε 1e-8, ...) is read from its code
+        preset={**S001_COMMON, "algo": "trpo", "scale": "sq", "scale_params": {}, "update_epochs": 10,
+                "adv_norm": "batch", "trpo_max_kl": 0.01, "trpo_cg_damping": 0.1, "trpo_cg_iters": 10,
                 "trpo_line_search_steps": 10, "trpo_backtrack": 0.8},
     ),
 }
