@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/figure3.py [--tasks Hopper-v5,Walker2d-v5,HalfCheetah-v5,Humanoid-v5]
         [--seeds 10] [--steps 1000000] [--preset-pair ppo,mla-ppo] [--out runs/figure3] [--protocol]
-        [--engine mujoco|mjx] [--device cpu|cuda] [--workers N] [--estimate-only]
+        [--engine mujoco|mjx] [--device cpu|cuda] [--workers N] [--set FIELD=VALUE] [--estimate-only]
 
 For every task: ``pgcheck train --env TASK --preset PPO --preset MLA --seeds 0-(N-1) --total-steps S`` (all
 runs of a task as lanes), ``pgcheck evaluate`` on every finished run (10 deterministic episodes), and
@@ -80,6 +80,8 @@ def main() -> int:
     p.add_argument("--engine", default="mujoco", choices=["mujoco", "mjx"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a config field for every run, e.g. adv_norm=scale (repeatable; pgcheck train --set)")
     p.add_argument("--estimate-only", action="store_true")
     p.add_argument("--sps", type=float, help="Hopper-equivalent steps per second for --estimate-only")
     args = p.parse_args()
@@ -108,6 +110,7 @@ def main() -> int:
             presets = [a for name in pair for a in ("--preset", name)]
             failed |= pgcheck("train", "--env", task, *presets, "--seeds", f"0-{args.seeds - 1}",
                               "--total-steps", str(args.steps), "--set", f"engine={args.engine}",
+                              *(a for kv in args.set for a in ("--set", kv)),
                               "--device", args.device, "--out", str(task_dir), "--no-progress",
                               *(["--workers", str(args.workers)] if args.workers else []))
         for run in runs_of(task_dir):
