@@ -652,34 +652,47 @@ class LaneTrainer:
                 k += 1
                 for i in training:
                     count[i] = k
-            with torch.no_grad():  # diagnostics over the epoch, before each minibatch's step
-                log_ratio = new_log_prob - b.log_prob
-                ratio = log_ratio.exp()
-                kls[:, epoch] = ((ratio - 1.0) - log_ratio).mean(-1)   # k3 estimator of KL(π_old ‖ π_θ)
-                clip_fracs[:, epoch] = ((ratio - 1.0).abs() > self.clip_eps_diagnostic).float().mean(-1)
-            for i in list(training):
-                epochs[i] += 1
-                target = self.lanes[i].config.target_kl
-                if target is not None and kls[i, epoch].item() > target:
-                    training.remove(i)
+            self.end_epoch(training, epoch, epochs, new_log_prob, b.log_prob, kls, clip_fracs)
             if not training:
                 break
         out: dict[int, dict[str, float]] = {}
         for i in lanes:
             if self.lanes[i].failed is not None:
                 continue
-            batch, policy = batches[i], self.lanes[i].policy
             mean_losses = record[i, :count[i]].mean(0).tolist()
-            with torch.no_grad():
-                entropy_now = policy.log_prob_entropy(batch.obs[:1], batch.actions[:1])[1].item()
-            targets_all, values_all = batch.targets, batch.values
-            var_t = targets_all.var().item()
-            explained = float("nan") if var_t == 0 else 1.0 - (targets_all - values_all).var().item() / var_t
             out[i] = {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],
-                      "entropy": entropy_now, "approx_kl": kls[i, :epochs[i]].mean().item(),
-                      "clip_fraction": clip_fracs[i, :epochs[i]].mean().item(), "explained_variance": explained,
-                      "epochs": float(epochs[i])}
+                      **self.epoch_metrics(i, batches[i], kls, clip_fracs, epochs[i])}
         return out
+
+    @torch.no_grad()
+    def end_epoch(self, training: list[int], epoch: int, epochs: dict[int, int], new_log_prob: torch.Tensor,
+                  old_log_prob: torch.Tensor, kls: torch.Tensor, clip_fracs: torch.Tensor) -> None:
+        """After epoch ``epoch`` of an update: per lane the k3 estimate of KL(π_old ‖ π_θ) and the clip fraction
+        over the epoch's log π_θ (each minibatch's, before its step) into ``kls[:, epoch]`` and
+        ``clip_fracs[:, epoch]``; each training lane counts the epoch, and leaves ``training`` above its
+        ``target_kl``."""
+        log_ratio = new_log_prob - old_log_prob
+        ratio = log_ratio.exp()
+        kls[:, epoch] = ((ratio - 1.0) - log_ratio).mean(-1)   # k3 estimator of KL(π_old ‖ π_θ)
+        clip_fracs[:, epoch] = ((ratio - 1.0).abs() > self.clip_eps_diagnostic).float().mean(-1)
+        for i in list(training):
+            epochs[i] += 1
+            target = self.lanes[i].config.target_kl
+            if target is not None and kls[i, epoch].item() > target:
+                training.remove(i)
+
+    @torch.no_grad()
+    def epoch_metrics(self, i: int, batch: RolloutBatch, kls: torch.Tensor, clip_fracs: torch.Tensor,
+                      epochs: int) -> dict[str, float]:
+        """Lane ``i``'s metrics of an update that every family reports besides its losses: the entropy after it,
+        the KL and clip fraction averaged over its ``epochs`` epochs, the critic's explained variance of the
+        rollout's targets (before the update), and the epochs."""
+        entropy_now = self.lanes[i].policy.log_prob_entropy(batch.obs[:1], batch.actions[:1])[1].item()
+        var_t = batch.targets.var().item()
+        explained = float("nan") if var_t == 0 else 1.0 - (batch.targets - batch.values).var().item() / var_t
+        return {"entropy": entropy_now, "approx_kl": kls[i, :epochs].mean().item(),
+                "clip_fraction": clip_fracs[i, :epochs].mean().item(), "explained_variance": explained,
+                "epochs": float(epochs)}
 
     def _check(self, training: list[int], epoch: int, *, loss: torch.Tensor | None = None,
                parts: tuple[torch.Tensor, torch.Tensor] | None = None, grad_norm: torch.Tensor | None = None) -> None:

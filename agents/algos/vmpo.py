@@ -261,33 +261,18 @@ class VMPO:
                 k += 1
                 for i in training:
                     count[i] = k
-            with torch.no_grad():
-                log_ratio = new_log_prob - b.log_prob
-                ratio = log_ratio.exp()
-                kls[:, epoch] = ((ratio - 1.0) - log_ratio).mean(-1)
-                clip_fracs[:, epoch] = ((ratio - 1.0).abs() > t.clip_eps_diagnostic).float().mean(-1)
-            for i in list(training):
-                epochs[i] += 1
-                target = t.lanes[i].config.target_kl
-                if target is not None and kls[i, epoch].item() > target:
-                    training.remove(i)
+            t.end_epoch(training, epoch, epochs, new_log_prob, b.log_prob, kls, clip_fracs)
             if not training:
                 break
         out: dict[int, dict[str, float]] = {}
         for i in lanes:
             if t.lanes[i].failed is not None:
                 continue
-            batch, policy = batches[i], t.lanes[i].policy
             means = record[i, :count[i]].mean(0).tolist()
-            with torch.no_grad():
-                entropy_now = policy.log_prob_entropy(batch.obs[:1], batch.actions[:1])[1].item()
-            var_t = batch.targets.var().item()
-            explained = float("nan") if var_t == 0 else 1.0 - (batch.targets - batch.values).var().item() / var_t
             eta_i, nu_mu_i, nu_sigma_i = self.dual[i].tolist()
             out[i] = {"policy_loss": means[0], "value_loss": means[1], "grad_norm": means[2],
-                      "entropy": entropy_now, "approx_kl": kls[i, :epochs[i]].mean().item(),
-                      "clip_fraction": clip_fracs[i, :epochs[i]].mean().item(), "explained_variance": explained,
-                      "epochs": float(epochs[i]), "vmpo_eta": eta_i, "vmpo_nu_mu": nu_mu_i,
+                      **t.epoch_metrics(i, batches[i], kls, clip_fracs, epochs[i]),
+                      "vmpo_eta": eta_i, "vmpo_nu_mu": nu_mu_i,
                       "vmpo_nu_sigma": nu_sigma_i, "vmpo_kl_mu": means[3], "vmpo_kl_sigma": means[4],
                       "vmpo_selected": means[5]}
         return out
