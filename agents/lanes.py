@@ -435,10 +435,6 @@ class LaneTrainer:
         torch.set_num_threads(c0.torch_threads)
         L, n_envs = len(lanes), c0.num_envs
         engine = c0.engine if engine is None else engine
-        if engine == "mjx":   # JAX compiles per shape (minutes on a CPU): keep what it compiled for next time
-            from agents.tasks.mjx import enable_compilation_cache
-
-            enable_compilation_cache()
         self.task = BatchedTask(c0.env_id, L * n_envs, nthread=nthread, engine=engine)
         act_space: Any = self.task.single_action_space
         obs_space: Any = self.task.single_observation_space

@@ -25,6 +25,8 @@ import mujoco
 import mujoco.batch
 import numpy as np
 
+from pgcheck.errors import UserError
+
 
 class Engine(Protocol):
     """N worlds of one model (see the module docstring for the exact semantics)."""
@@ -118,7 +120,10 @@ def make_engine(name: str, model: Any, num_worlds: int, frame_skip: int, fields:
     if name == "mujoco":
         return MujocoBatchEngine(model, num_worlds, frame_skip, fields, nthread=nthread)
     if name == "mjx":
-        from agents.tasks.mjx import MjxEngine
-
+        try:
+            from agents.tasks.mjx import MjxEngine, enable_compilation_cache
+        except ImportError as exc:   # the gpu extra is not installed
+            raise UserError(f"engine 'mjx' needs JAX and mujoco-mjx (pip install 'pgcheck[gpu]'): {exc}") from None
+        enable_compilation_cache()   # JAX compiles per shape (minutes on a CPU): keep it for the next run
         return MjxEngine(model, num_worlds, frame_skip, fields)
     raise ValueError(f"no engine {name!r}; choose one of {', '.join(ENGINES)}")
