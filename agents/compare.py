@@ -243,7 +243,7 @@ def plot(groups: list[Group], out: Path, points: int = 100) -> None:
     ax.set_ylabel(f"return (training: mean of last {CURVE_EPISODES} episodes)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.text(0.99, 0.01, f"band: 95% pointwise stratified bootstrap CI of the mean (≥ {stats.MIN_RUNS} seeds); "
+    ax.text(0.99, 0.01, f"band: 95% pointwise stratified bootstrap CI of the mean (≥ {stats.MIN_RUNS} seeds)\n"
             "x: deterministic evaluation per seed, ◆: its IQM [95% CI]", transform=ax.transAxes,
             ha="right", va="bottom", fontsize=6, alpha=0.7)
     if profiled:
