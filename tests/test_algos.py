@@ -73,6 +73,8 @@ def test_s001_presets_are_table_2_and_name_their_family() -> None:
     (["--set", "advantage=td"], "advantage must be one of gae, return, not 'td'"),
     (["--algo", "ppo-kl", "--env", "Pendulum-v1"], "--algo ppo-kl has its own update, which runs on the lane "
      "trainer only"),
+    (["--set", "engine=mjx", "--env", "Pendulum-v1"], "engine mjx steps the lanes of a batched MuJoCo task only"),
+    (["--set", "engine=warp"], "engine must be one of mujoco, mjx, not 'warp'"),
 ])
 def test_bad_algo_options_are_one_line_exit_2(argv: list[str], message: str, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -321,14 +321,18 @@ def _default_out(config: Any, preset: str | None) -> Path:
 
 
 def require_trainer(config: Any) -> None:
-    """An algorithm with its own update (PPO-KL, ...) runs on the lane trainer only: refused on another task
-    before any run directory exists (the single-run trainer would refuse it only once the run is created)."""
+    """An algorithm with its own update (PPO-KL, ...) and an engine other than mujoco run on the lane trainer
+    only: refused on another task before any run directory exists (the single-run trainer would refuse them only
+    once the run is created)."""
     from agents.algos import registry
     from agents.tasks import TASKS
 
     if config.algo != "ppo" and registry()[config.algo].build is not None and config.env_id not in TASKS:
         raise UserError(f"--algo {config.algo} has its own update, which runs on the lane trainer only: use a "
                         f"batched MuJoCo task ({', '.join(TASKS)}), not {config.env_id}")
+    if config.engine != "mujoco" and config.env_id not in TASKS:
+        raise UserError(f"engine {config.engine} steps the lanes of a batched MuJoCo task only: use one of "
+                        f"{', '.join(TASKS)}, not {config.env_id}")
 
 
 def check_launch_options(args: argparse.Namespace) -> None:
