@@ -637,13 +637,9 @@ class LaneTrainer:
                 self._check(training, epoch, loss=lane_loss, parts=(policy_loss, value_loss))
                 if not training:
                     break
-                self.stack.zero_grad()
-                total.backward()  # type: ignore[no-untyped-call]
-                norms = clip_grad_norm_rows(self.stack.grad, self.max_grad_norm)
-                self._check(training, epoch, grad_norm=norms)
+                norms = self.backward_and_step(total, training, epoch)
                 if not training:
                     break
-                self.optimizer.step(training)
                 record[:, k] = torch.stack([policy_loss, value_loss, norms], 1)
                 k += 1
                 for i in training:
@@ -659,6 +655,17 @@ class LaneTrainer:
             out[i] = {"policy_loss": mean_losses[0], "value_loss": mean_losses[1], "grad_norm": mean_losses[2],
                       **self.epoch_metrics(i, batches[i], kls, clip_fracs, epochs[i])}
         return out
+
+    def backward_and_step(self, total: torch.Tensor, training: list[int], epoch: int) -> torch.Tensor:
+        """One minibatch's step for all lanes: the backward pass of ``total`` (the sum of the lanes' losses) into
+        the flat gradient, each lane's gradient-norm clip, the non-finite check (a lane that fails leaves
+        ``training``) and one Adam step of the lanes still training. Returns the (L,) norms before clipping."""
+        self.stack.zero_grad()
+        total.backward()  # type: ignore[no-untyped-call]
+        norms = clip_grad_norm_rows(self.stack.grad, self.max_grad_norm)
+        self._check(training, epoch, grad_norm=norms)
+        self.optimizer.step(training)     # no lane left: nothing is stepped
+        return norms
 
     @torch.no_grad()
     def end_epoch(self, training: list[int], epoch: int, epochs: dict[int, int], new_log_prob: torch.Tensor,

@@ -54,7 +54,7 @@ import torch
 
 from agents.algos import AlgorithmSpec
 from agents.config import PPOConfig
-from agents.lanes import LaneTrainer, clip_grad_norm_rows
+from agents.lanes import LaneTrainer
 from agents.ppo import RolloutBatch, non_finite, normalize_advantages, rollout_advantages, value_loss_fn
 from agents.presets import S001_COMMON
 from pgcheck.certificate import CheckedScale
@@ -381,13 +381,9 @@ class TRPO:
                 t._check(training, epoch, loss=lane_loss)
                 if not training:
                     break
-                t.stack.zero_grad()
-                total.backward()  # type: ignore[no-untyped-call]
-                norms = clip_grad_norm_rows(t.stack.grad, t.max_grad_norm)
-                t._check(training, epoch, grad_norm=norms)
+                t.backward_and_step(total, training, epoch)
                 if not training:
                     break
-                t.optimizer.step(training)
                 for i in training:
                     losses[i].append(float(lane_loss[i].item()))
             for i in training:
