@@ -3,8 +3,9 @@ each, resumable: run it again and unfinished runs continue from their checkpoint
 
     .venv/bin/python benchmarks/s001_experiments.py figure4 [--tasks Hopper-v5,HalfCheetah-v5] [--seeds 5]
         [--steps 1000000] [--algos reinforce,a2c,trpo,ppo,vmpo] [--out runs/s001]
-    .venv/bin/python benchmarks/s001_experiments.py b2 [--task Hopper-v5] [--entropy 0,0.01,0.1]
-    .venv/bin/python benchmarks/s001_experiments.py b3 [--task Hopper-v5] [--epochs 1,2,5,10]
+    .venv/bin/python benchmarks/s001_experiments.py b2 [--task HalfCheetah-v5] [--entropy 0,0.01,0.1]
+    .venv/bin/python benchmarks/s001_experiments.py b3 [--task HalfCheetah-v5] [--algos a2c,reinforce]
+        [--epochs 1,5]
 
 * ``figure4``: every update family of seed 001's Table 1 (``pgcheck train --algo NAME``: its preset ``s001-NAME``,
   Appendix A) on each task; ``pgcheck compare`` of the families per task (Figure 4: returns, with rliable's
@@ -12,9 +13,12 @@ each, resumable: run it again and unfinished runs continue from their checkpoint
   between consecutive policies, ``policy_kl``: the unbiased estimator E[(r − 1) − log r], median and
   interquartile range over seeds, log scale) as ``OUT/figure4/TASK-kl.png``, and Table 3's comparison: our
   ``s001-ppo`` at the last step against the seed's PPO at 1M steps (its Table 3).
-* ``b2`` (Appendix B.2): A2C with entropy coefficients (``--grid ent_coef=...``: lanes of one process).
-* ``b3`` (Appendix B.3): PPO with 1, 2, 5, 10 epochs per batch (one ``pgcheck train`` each: the epochs are
-  shared by the lanes of a trainer).
+* ``b2`` (Appendix B.2, Figure 6): A2C on HalfCheetah with entropy coefficients 0, 0.01 and 0.1 (``--grid
+  ent_coef=...``: lanes of one process); returns and ``policy_kl``.
+* ``b3`` (Appendix B.3, Figure 7): A2C and REINFORCE on HalfCheetah with 1 and 5 update epochs per batch (one
+  ``pgcheck train`` each: the epochs are shared by the lanes of a trainer); returns and ``policy_kl``. A
+  one-epoch group is the family's own preset, so where ``figure4`` trained it on the task with the same seeds
+  and steps, b3 links to those runs instead of training them again (and says so).
 
 Each prints its results as Markdown tables (also written beside the runs) for ``benchmarks/README.md``.
 """
@@ -131,19 +135,39 @@ def b2(args: argparse.Namespace) -> int:
     out = args.out / "b2" / args.task
     failed = train(out, ["--env", args.task, "--algo", "a2c", "--grid", f"ent_coef={args.entropy}",
                          "--seeds", f"0-{args.seeds - 1}", "--total-steps", str(args.steps)])
-    return failed | pgcheck("compare", str(out), "--out", str(args.out / "b2" / f"{args.task}-compare"))
+    failed |= pgcheck("compare", str(out), "--out", str(args.out / "b2" / f"{args.task}-compare"))
+    plot_kl(out, sorted(p.name for p in out.iterdir() if p.is_dir()), args.out / "b2" / f"{args.task}-kl.png")
+    return failed
+
+
+def same_runs(group: Path, seeds: int, steps: int) -> bool:
+    """Whether ``group`` holds exactly seeds 0..seeds-1, each asked for ``steps`` steps."""
+    configs = sorted(group.glob("seed_*/config.json"))
+    if len(configs) != seeds:
+        return False
+    found = [json.loads(c.read_text()) for c in configs]
+    return (sorted(int(c["seed"]) for c in found) == list(range(seeds))
+            and all(int(c.get("requested_total_steps", c["total_steps"])) == steps for c in found))
 
 
 def b3(args: argparse.Namespace) -> int:
+    from agents.presets import s001_preset
+
     base = args.out / "b3" / args.task
+    base.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for epochs in [e for e in args.epochs.split(",") if e]:
-        failed |= train(base / f"epochs={epochs}", ["--env", args.task, "--algo", "ppo", "--set",
-                                                    f"update_epochs={epochs}", "--seeds", f"0-{args.seeds - 1}",
-                                                    "--total-steps", str(args.steps)])
-    failed |= pgcheck("compare", *(str(p) for p in sorted(base.glob("epochs=*"))),
-                      "--out", str(args.out / "b3" / f"{args.task}-compare"))
-    plot_kl(base, sorted(p.name for p in base.glob("epochs=*")), args.out / "b3" / f"{args.task}-kl.png")
+    for algo in [a for a in args.algos.split(",") if a]:
+        for epochs in [int(e) for e in args.epochs.split(",") if e]:
+            group = base / f"{algo}-epochs={epochs}"
+            shared = args.out / "figure4" / args.task / algo
+            if (epochs == s001_preset(algo)["update_epochs"] and not group.exists()
+                    and same_runs(shared, args.seeds, args.steps)):
+                print(f"b3: {group.name} is figure4's {shared} (the same preset, seeds and steps): linked", flush=True)
+                group.symlink_to(Path("..", "..", "figure4", args.task, algo))
+            failed |= train(group, ["--env", args.task, "--algo", algo, "--set", f"update_epochs={epochs}",
+                                    "--seeds", f"0-{args.seeds - 1}", "--total-steps", str(args.steps)])
+    failed |= pgcheck("compare", str(base), "--out", str(args.out / "b3" / f"{args.task}-compare"))
+    plot_kl(base, sorted(p.name for p in base.iterdir() if p.is_dir()), args.out / "b3" / f"{args.task}-kl.png")
     return failed
 
 
@@ -159,11 +183,12 @@ def main() -> int:
             q.add_argument("--tasks", default="Hopper-v5,HalfCheetah-v5")
             q.add_argument("--algos", default="reinforce,a2c,trpo,ppo,vmpo")
         else:
-            q.add_argument("--task", default="Hopper-v5")
+            q.add_argument("--task", default="HalfCheetah-v5")
         if name == "b2":
             q.add_argument("--entropy", default="0,0.01,0.1")
         if name == "b3":
-            q.add_argument("--epochs", default="1,2,5,10")
+            q.add_argument("--algos", default="a2c,reinforce")
+            q.add_argument("--epochs", default="1,5")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     return {"figure4": figure4, "b2": b2, "b3": b3}[args.experiment](args)
