@@ -69,7 +69,10 @@ class Run:
 
 @dataclass
 class Group:
+    """Seed runs of one configuration on one task: a label given on several tasks is one group per task."""
+
     name: str
+    env: str = ""
     runs: list[Run] = field(default_factory=list)
 
     def finals(self) -> np.ndarray:
@@ -110,7 +113,9 @@ def load_run(path: Path) -> Run:
 
 
 def find_groups(paths: list[Path]) -> list[Group]:
-    groups: dict[str, Group] = {}
+    """The groups ``paths`` stand for, in order of first appearance, keyed by (label, task): runs of one label
+    on different tasks are never pooled into one sample (their returns are not comparable)."""
+    groups: dict[tuple[str, str], Group] = {}
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such run directory")
@@ -118,10 +123,17 @@ def find_groups(paths: list[Path]) -> list[Group]:
         if not found:
             raise UserError(f"{p} is not a run directory (no config.json) and holds none")
         for name, runs in found:
-            g = groups.setdefault(name, Group(name))
-            known = {r.path.resolve() for r in g.runs}
-            g.runs.extend(load_run(r) for r in runs if r.resolve() not in known)
+            for run in (load_run(r) for r in runs):
+                env = str(run.config.get("env_id"))
+                g = groups.setdefault((name, env), Group(name, env))
+                if run.path.resolve() not in {r.path.resolve() for r in g.runs}:
+                    g.runs.append(run)
     return list(groups.values())
+
+
+def tasks(groups: list[Group]) -> list[str]:
+    """The tasks of ``groups``, in order of first appearance."""
+    return list(dict.fromkeys(g.env for g in groups))
 
 
 def _fmt(v: float | None) -> str:
@@ -201,6 +213,73 @@ def table(groups: list[Group]) -> tuple[str, list[dict[str, Any]]]:
     return "\n".join(lines) + "\n\n" + note + "\n", rows
 
 
+def pooled_table(groups: list[Group]) -> tuple[str, list[dict[str, Any]]]:
+    """Labels trained on every task of ``groups``, over all tasks at once (rliable's aggregate view).
+
+    * Aggregate IQM of **min-max normalised** final returns: on each task, 0 is the lowest final return of any
+      run in the comparison and 1 the highest (a normalisation relative to the runs compared, said in the
+      table; MuJoCo has no human or reference scores), with stratified-bootstrap intervals over runs per task;
+      the IQM difference against the first label.
+    * The average over tasks of P(label > first label): needs no normalisation.
+
+    Every label contributes the same number of runs per task, the smallest any (label, task) has: the first
+    runs by seed when some have more (said in the table).
+    """
+    names = list(dict.fromkeys(g.name for g in groups))
+    envs = tasks(groups)
+    by = {(g.name, g.env): g for g in groups}
+    pooled = [n for n in names if all((n, t) in by for t in envs)]
+    left_out = [n for n in names if n not in pooled]
+    lines: list[str] = []
+    rows: list[dict[str, Any]] = []
+    finals = {(n, t): stats.finite(np.array([r.final_return() for r in
+                                             sorted(by[n, t].runs, key=lambda r: _seed_key(r.config))]))
+              for n in pooled for t in envs}
+    k = min((v.size for v in finals.values()), default=0)
+    if len(pooled) < 1 or k == 0:
+        return "no label has runs with a return on every task: nothing to pool\n", rows
+    span = {}
+    for t in envs:
+        every = np.concatenate([finals[n, t][:k] for n in pooled])
+        span[t] = (float(every.min()), float(every.max()))
+    flat = [t for t in envs if span[t][1] <= span[t][0]]
+    if flat:
+        return (f"every pooled run has the same final return on {', '.join(flat)}: no normalisation, nothing "
+                "pooled\n"), rows
+    norm = {n: np.stack([(finals[n, t][:k] - span[t][0]) / (span[t][1] - span[t][0]) for t in envs], axis=1)
+            for n in pooled}
+    lines += ["| label | tasks | runs per task | aggregate IQM of normalised final returns [95% CI] |",
+              "|---|---|---|---|"]
+    for n in pooled:
+        e = stats.pooled_estimate(norm[n])
+        lines.append(f"| {n} | {len(envs)} | {k} | {_cell(e, _prob)} |")
+        rows.append({"pooled": n, "tasks": envs, "runs_per_task": k, "aggregate_iqm": e.to_json()})
+    if len(pooled) > 1:
+        base = pooled[0]
+        lines += ["", f"| against {base} | IQM difference, normalised [95% CI] | "
+                  f"P(label > {base}), mean over tasks [95% CI] |", "|---|---|---|"]
+        for n in pooled[1:]:
+            d, p = stats.pooled_difference(norm[n], norm[base]), stats.pooled_improvement(norm[n], norm[base])
+            lines.append(f"| {n} | {_cell(d, _prob)} | {_cell(p, _prob)} |")
+            rows.append({"comparison": f"{n} vs {base}", "pooled": True, "iqm_difference": d.to_json(),
+                         "probability_of_improvement": p.to_json()})
+    cut = [f"{n} on {t} ({finals[n, t].size})" for n in pooled for t in envs if finals[n, t].size > k]
+    note = ("normalised final return: (x − lo) / (hi − lo) per task, lo and hi the lowest and highest final return "
+            "of the pooled runs on it (" + "; ".join(f"{t}: {lo:.1f} to {hi:.1f}" for t, (lo, hi) in span.items())
+            + "): relative to the runs compared, not an absolute scale. Intervals: rliable's stratified bootstrap, "
+            "runs resampled within each task.")
+    if cut:
+        note += f" Each label contributes its first {k} runs by seed per task; left out beyond: {', '.join(cut)}."
+    if left_out:
+        note += f" Not on every task, so not pooled: {', '.join(left_out)}."
+    return "\n".join(lines) + "\n\n" + note + "\n", rows
+
+
+def _seed_key(config: dict[str, Any]) -> tuple[int, str]:
+    seed = config.get("seed")
+    return (int(seed), "") if isinstance(seed, int) else (0, str(seed))
+
+
 def _seeds(n: int) -> str:
     return f"{n} seed{'' if n == 1 else 's'}"
 
@@ -267,14 +346,31 @@ def plot(groups: list[Group], out: Path, points: int = 100) -> None:
 
 
 def compare_runs(paths: list[Path], out_prefix: Path) -> dict[str, Any]:
-    """Write ``<out_prefix>.png``, ``.md`` and ``.json``; return the table text, rows and paths."""
+    """Write ``<out_prefix>.png`` (one per task, ``<out_prefix>-TASK.png``, when the groups span several tasks),
+    ``.md`` and ``.json``; return the table text, rows and paths. Several tasks: a table per task, then
+    :func:`pooled_table` over the labels trained on all of them."""
     groups = find_groups(paths)
     require_writable(out_prefix.parent)   # before the work: a read-only place is one line, not a lost table
-    text, rows = table(groups)
-    png = out_prefix.with_name(out_prefix.name + ".png")
-    plot(groups, png)
+    envs = tasks(groups)
+    if len(envs) == 1:
+        text, rows = table(groups)
+        plots = [out_prefix.with_name(out_prefix.name + ".png")]
+        plot(groups, plots[0])
+    else:
+        parts, rows, plots = [], [], []
+        for env in envs:
+            on = [g for g in groups if g.env == env]
+            t, r = table(on)
+            parts.append(f"## {env}\n\n{t}")
+            rows += [{**row, "task": env} for row in r]
+            plots.append(out_prefix.with_name(f"{out_prefix.name}-{env}.png"))
+            plot(on, plots[-1])
+        t, r = pooled_table(groups)
+        parts.append(f"## pooled over {len(envs)} tasks: {', '.join(envs)}\n\n{t}")
+        rows += r
+        text = "\n".join(parts)
     md = out_prefix.with_name(out_prefix.name + ".md")
     atomic_write(md, text)
     js = out_prefix.with_name(out_prefix.name + ".json")
     write_json(js, json.loads(json.dumps(rows, default=float)))
-    return {"text": text, "rows": rows, "plot": png, "table": md, "json": js}
+    return {"text": text, "rows": rows, "plot": plots[0], "plots": plots, "table": md, "json": js}

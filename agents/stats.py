@@ -66,9 +66,13 @@ def mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     """P(X > Y) for a run X of the first sample against a run Y of the second, ties counting ½ (rliable)."""
+    return _probability_of_improvement(_column(x), _column(y))
+
+
+def _probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     from rliable import metrics
 
-    return float(metrics.probability_of_improvement(_column(x), _column(y)))
+    return float(metrics.probability_of_improvement(x, y))
 
 
 def pairwise_improvement(x: np.ndarray, y: np.ndarray) -> float:
@@ -130,12 +134,7 @@ def estimate(values: np.ndarray, stat: Stat = iqm, *, level: float = LEVEL, reps
     x = finite(values)
     if x.size == 0:
         return Estimate(float("nan"), None, None, (0,), "no run has a return")
-    value = float(stat(x))
-    reason = no_interval_reason(x.size, min_runs=min_runs)
-    if reason:
-        return Estimate(value, None, None, (x.size,), reason)
-    lo, hi = _interval(_column(x), lambda s: np.array([stat(s[:, 0])]), level, reps, seed)
-    return Estimate(value, float(lo[0]), float(hi[0]), (x.size,))
+    return pooled_estimate(_column(x), stat, level=level, reps=reps, seed=seed, min_runs=min_runs)
 
 
 def difference(x: np.ndarray, y: np.ndarray, stat: Stat = iqm, *, level: float = LEVEL, reps: int = REPS,
@@ -144,13 +143,7 @@ def difference(x: np.ndarray, y: np.ndarray, stat: Stat = iqm, *, level: float =
     a, b = finite(x), finite(y)
     if not a.size or not b.size:
         return Estimate(float("nan"), None, None, (a.size, b.size), "a group has no run with a return")
-    value = float(stat(a) - stat(b))
-    reason = no_interval_reason(a.size, b.size, min_runs=min_runs)
-    if reason:
-        return Estimate(value, None, None, (a.size, b.size), reason)
-    lo, hi = _interval((_column(a), _column(b)), lambda s, t: np.array([stat(s[:, 0]) - stat(t[:, 0])]),
-                       level, reps, seed)
-    return Estimate(value, float(lo[0]), float(hi[0]), (a.size, b.size))
+    return pooled_difference(_column(a), _column(b), stat, level=level, reps=reps, seed=seed, min_runs=min_runs)
 
 
 def improvement(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL, reps: int = REPS, seed: int = 0,
@@ -164,13 +157,53 @@ def improvement(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL, reps: int
     a, b = finite(x), finite(y)
     if not a.size or not b.size:
         return Estimate(float("nan"), None, None, (a.size, b.size), "a group has no run with a return")
-    value = probability_of_improvement(a, b)
-    reason = no_interval_reason(a.size, b.size, min_runs=min_runs)
+    return pooled_improvement(_column(a), _column(b), level=level, reps=reps, seed=seed, min_runs=min_runs)
+
+
+# ------------------------------------------------------------------------------- several tasks: (runs, tasks)
+# rliable's aggregate view: a score matrix per group, one column per task (scores normalised so that tasks are
+# comparable: the caller's job), every bootstrap resampling the runs within each task (the tasks as strata).
+def pooled_estimate(scores: np.ndarray, stat: Stat = iqm, *, level: float = LEVEL, reps: int = REPS, seed: int = 0,
+                    min_runs: int = MIN_RUNS) -> Estimate:
+    """``stat`` over every run of every task of a finite (runs, tasks) matrix (rliable's aggregate IQM when
+    ``stat`` is :func:`iqm`), with a stratified-bootstrap interval from ``min_runs`` runs per task."""
+    m = _matrix(scores)
+    value = float(stat(m.ravel()))
+    reason = no_interval_reason(m.shape[0], min_runs=min_runs)
     if reason:
-        return Estimate(value, None, None, (a.size, b.size), reason)
-    lo, hi = _interval((_column(a), _column(b)), lambda s, t: np.array([pairwise_improvement(s[:, 0], t[:, 0])]),
-                       level, reps, seed)
-    return Estimate(value, float(lo[0]), float(hi[0]), (a.size, b.size))
+        return Estimate(value, None, None, (m.shape[0],), reason)
+    lo, hi = _interval(m, lambda s: np.array([stat(s.ravel())]), level, reps, seed)
+    return Estimate(value, float(lo[0]), float(hi[0]), (m.shape[0],))
+
+
+def pooled_difference(x: np.ndarray, y: np.ndarray, stat: Stat = iqm, *, level: float = LEVEL, reps: int = REPS,
+                      seed: int = 0, min_runs: int = MIN_RUNS) -> Estimate:
+    """stat(x) − stat(y) over all runs and tasks of two (runs, tasks) matrices with the same tasks, the groups
+    resampled independently, each stratified over its tasks."""
+    a, b = _matrix(x), _matrix(y)
+    _same_tasks(a, b)
+    value = float(stat(a.ravel()) - stat(b.ravel()))
+    reason = no_interval_reason(a.shape[0], b.shape[0], min_runs=min_runs)
+    if reason:
+        return Estimate(value, None, None, (a.shape[0], b.shape[0]), reason)
+    lo, hi = _interval((a, b), lambda s, t: np.array([stat(s.ravel()) - stat(t.ravel())]), level, reps, seed)
+    return Estimate(value, float(lo[0]), float(hi[0]), (a.shape[0], b.shape[0]))
+
+
+def pooled_improvement(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL, reps: int = REPS, seed: int = 0,
+                       min_runs: int = MIN_RUNS) -> Estimate:
+    """The average over tasks of P(X > Y) on that task (rliable's probability of improvement of two (runs, tasks)
+    matrices), with a stratified independent bootstrap interval; a scale-free statistic: it needs no
+    normalisation across tasks."""
+    a, b = _matrix(x), _matrix(y)
+    _same_tasks(a, b)
+    value = _probability_of_improvement(a, b)
+    reason = no_interval_reason(a.shape[0], b.shape[0], min_runs=min_runs)
+    if reason:
+        return Estimate(value, None, None, (a.shape[0], b.shape[0]), reason)
+    lo, hi = _interval((a, b), lambda s, t: np.array([np.mean([pairwise_improvement(s[:, j], t[:, j])
+                                                               for j in range(s.shape[1])])]), level, reps, seed)
+    return Estimate(value, float(lo[0]), float(hi[0]), (a.shape[0], b.shape[0]))
 
 
 def performance_profile(values: np.ndarray, taus: np.ndarray, *, level: float = LEVEL, reps: int = CURVE_REPS,
@@ -216,6 +249,19 @@ def band(curves: np.ndarray, *, level: float = LEVEL, reps: int = CURVE_REPS, se
 def _column(x: np.ndarray) -> np.ndarray:
     """Per-run scores as rliable's (runs, tasks) matrix with one task."""
     return np.asarray(x, dtype=np.float64).reshape(-1, 1)
+
+
+def _matrix(scores: np.ndarray) -> np.ndarray:
+    """A (runs, tasks) score matrix: 2-D, at least one run and one task, every entry finite."""
+    m = np.asarray(scores, dtype=np.float64)
+    if m.ndim != 2 or 0 in m.shape or not np.isfinite(m).all():
+        raise ValueError(f"scores must be a finite (runs, tasks) matrix with a run and a task; got shape {m.shape}")
+    return m
+
+
+def _same_tasks(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"the two groups' score matrices have {a.shape[1]} and {b.shape[1]} tasks")
 
 
 @contextmanager

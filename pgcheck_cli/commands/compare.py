@@ -24,5 +24,7 @@ def run(args: argparse.Namespace) -> int:
                                                  else first / "compare")
     report = compare_runs(list(args.runs), out)
     print(report["text"], end="")
-    print(f"plot: {report['plot']}\ntable: {report['table']}\ndata: {report['json']}")
+    for png in report["plots"]:
+        print(f"plot: {png}")
+    print(f"table: {report['table']}\ndata: {report['json']}")
     return 0
