@@ -49,7 +49,8 @@ def test_five_seeds_get_intervals_and_the_probability_of_improvement(tmp_path: P
     text, rows = compare.table(compare.find_groups([a, b]))
     iqm_a = stats.estimate(np.array(base))
     assert rows[0]["iqm"] == pytest.approx(float(stats.iqm(np.array(base)))) == pytest.approx(14.0)
-    assert rows[0]["iqm_ci"] == [iqm_a.lo, iqm_a.hi] and iqm_a.lo is not None and iqm_a.lo < 14.0 < iqm_a.hi
+    assert iqm_a.lo is not None and iqm_a.hi is not None
+    assert rows[0]["iqm_ci"] == [iqm_a.lo, iqm_a.hi] and iqm_a.lo < 14.0 < iqm_a.hi
     assert f"| 14.0 [{iqm_a.lo:.1f}, {iqm_a.hi:.1f}] |" in text and "no interval" not in text
     assert "evaluation return per seed" in text and rows[0]["evaluation_iqm"] == pytest.approx(22.0)
     train = next(r for r in rows if r.get("return") == "training")
