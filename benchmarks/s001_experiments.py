@@ -12,7 +12,8 @@ each, resumable: run it again and unfinished runs continue from their checkpoint
   IQM, stratified-bootstrap intervals, probability of improvement and performance profiles), Figure 5 (the KL
   between consecutive policies, ``policy_kl``: the unbiased estimator E[(r − 1) − log r], median and
   interquartile range over seeds, log scale) as ``OUT/figure4/TASK-kl.png``, and Table 3's comparison: our
-  ``s001-ppo`` at the last step against the seed's PPO at 1M steps (its Table 3).
+  ``s001-ppo`` at the last step against the seed's PPO at 1M steps (its Table 3); with several tasks, also
+  ``OUT/figure4/pooled-compare``: every family over all tasks at once (normalised scores, P(X > Y) per task).
 * ``b2`` (Appendix B.2, Figure 6): A2C on HalfCheetah with entropy coefficients 0, 0.01 and 0.1 (``--grid
   ent_coef=...``: lanes of one process); returns and ``policy_kl``.
 * ``b3`` (Appendix B.3, Figure 7): A2C and REINFORCE on HalfCheetah with 1 and 5 update epochs per batch (one
@@ -125,6 +126,9 @@ def figure4(args: argparse.Namespace) -> int:
             e = stats.estimate(np.array(final_returns(out / task / "ppo")))
             ci = f" [{e.lo:.0f}, {e.hi:.0f}]" if e.lo is not None and e.hi is not None else f" ({e.reason})"
             table3.append(f"| {task} | {e.value:.0f}{ci} | {e.n[0]} | {TABLE3_PPO.get(task, float('nan')):.0f} |")
+    task_dirs = [str(out / t) for t in args.tasks.split(",") if t]
+    if len(task_dirs) > 1:   # rliable's aggregate view over the tasks (agents.compare.pooled_table)
+        failed |= pgcheck("compare", *task_dirs, "--out", str(out / "pooled-compare"))
     text = "\n".join(table3) + "\n"
     (out / "table3.md").write_text(text, encoding="utf-8")
     print(text)
