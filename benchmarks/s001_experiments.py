@@ -36,8 +36,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-# seed 001, Appendix B.1, Table 3: its PPO's return at 1M steps (MuJoCo v4 through Gymnasium)
-TABLE3_PPO = {"HalfCheetah-v5": 4332.0, "Hopper-v5": 895.0, "Humanoid-v5": 700.0, "Ant-v5": 1258.0}
+# seed 001, Appendix B.1, Table 3: mean returns of PPO at 1M steps as reported — the seed's own (MuJoCo v4) and
+# the frameworks it lists at 1M (CleanRL v4, OpenAI Baselines v1, Stable-Baselines3 v3); None: not reported
+TABLE3_AT_1M: dict[str, dict[str, float | None]] = {
+    "seed 001": {"HalfCheetah-v5": 4332.0, "Hopper-v5": 895.0, "Humanoid-v5": 700.0, "Ant-v5": 1258.0},
+    "CleanRL": {"HalfCheetah-v5": 2906.0, "Hopper-v5": 2052.0, "Humanoid-v5": 742.0, "Ant-v5": None},
+    "Baselines": {"HalfCheetah-v5": 1669.0, "Hopper-v5": 2316.0, "Humanoid-v5": None, "Ant-v5": None},
+    "SB3": {"HalfCheetah-v5": 5819.0, "Hopper-v5": 2410.0, "Humanoid-v5": None, "Ant-v5": 1327.0},
+}
 
 
 def pgcheck(*args: str) -> int:
@@ -114,8 +120,9 @@ def figure4(args: argparse.Namespace) -> int:
     out = args.out / "figure4"
     algos = [a for a in args.algos.split(",") if a]
     failed = 0
-    table3 = ["| task | our s001-ppo: IQM of final returns [95% CI] | seeds | seed 001 Table 3, PPO at 1M |",
-              "|---|---|---|---|"]
+    refs = list(TABLE3_AT_1M)
+    table3 = ["| task | our s001-ppo: IQM of final returns [95% CI] | mean | seeds | "
+              + " | ".join(f"{r} (Table 3, 1M)" for r in refs) + " |", "|---" * (4 + len(refs)) + "|"]
     for task in [t for t in args.tasks.split(",") if t]:
         for algo in algos:
             failed |= train(out / task / algo, ["--env", task, "--algo", algo, "--seeds", f"0-{args.seeds - 1}",
@@ -123,9 +130,11 @@ def figure4(args: argparse.Namespace) -> int:
         failed |= pgcheck("compare", str(out / task), "--out", str(out / f"{task}-compare"))
         plot_kl(out / task, algos, out / f"{task}-kl.png")
         if "ppo" in algos:
-            e = stats.estimate(np.array(final_returns(out / task / "ppo")))
+            finals = np.array(final_returns(out / task / "ppo"))
+            e, m = stats.estimate(finals), stats.estimate(finals, stats.mean)
             ci = f" [{e.lo:.0f}, {e.hi:.0f}]" if e.lo is not None and e.hi is not None else f" ({e.reason})"
-            table3.append(f"| {task} | {e.value:.0f}{ci} | {e.n[0]} | {TABLE3_PPO.get(task, float('nan')):.0f} |")
+            cells = [f"{v:.0f}" if (v := TABLE3_AT_1M[r].get(task)) is not None else "—" for r in refs]
+            table3.append(f"| {task} | {e.value:.0f}{ci} | {m.value:.0f} | {e.n[0]} | " + " | ".join(cells) + " |")
     task_dirs = [str(out / t) for t in args.tasks.split(",") if t]
     if len(task_dirs) > 1:   # rliable's aggregate view over the tasks (agents.compare.pooled_table)
         failed |= pgcheck("compare", *task_dirs, "--out", str(out / "pooled-compare"))
