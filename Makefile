@@ -20,7 +20,7 @@ PACKAGES := $(wildcard pgcheck pgcheck_cli derivations agents)
 
 test: $(STAMP)
 	$(BIN)/ruff check $(PACKAGES) $(wildcard tests benchmarks)
-	$(BIN)/mypy --strict $(PACKAGES)
+	$(BIN)/mypy --strict $(PACKAGES) $(wildcard tests benchmarks)
 	$(BIN)/python -m pytest
 	@if [ -f proofs/README.md ]; then $(BIN)/pgcheck prove --check; fi
 

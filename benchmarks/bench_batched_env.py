@@ -28,6 +28,7 @@ THREADS = (1, 2)
 
 def _gym_rate(env_id: str, seconds: float, repeats: int) -> float:
     env = gym.make(env_id)
+    assert isinstance(env.action_space, gym.spaces.Box)   # MuJoCo tasks act in a Box
     nu = env.action_space.shape[0]
     rng = np.random.default_rng(0)
     env.reset(seed=0)

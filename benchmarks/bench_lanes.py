@@ -57,6 +57,7 @@ def _child_lanes(lanes: int, updates: int, exact: int = 0) -> dict[str, Any]:
     from agents.lanes import LaneTrainer
     from agents.ppo import Callback, PPOConfig
     from agents.presets import preset
+    from agents.tasks.engine import MujocoBatchEngine
     from pgcheck.check import checked_scale
 
     torch.set_num_threads(1)
@@ -81,7 +82,11 @@ def _child_lanes(lanes: int, updates: int, exact: int = 0) -> dict[str, Any]:
     steady = cycles[1:] or cycles
     per_cycle = {k: statistics.median(m[f"{k}_seconds"] for m in steady) for k in ("physics", "acting", "update")}
     cycle_s = [ROLLOUT / m["sps"] for m in steady]
-    return {"lanes": lanes, "exact": bool(exact), "nthread": trainer.task.engine.nthread,
+    # nthread is MujocoBatchEngine's, not the Engine protocol's (MjxEngine has none): these lanes use the
+    # configs' default engine, "mujoco"; another engine reports None instead of raising AttributeError
+    engine = trainer.task.engine
+    nthread = engine.nthread if isinstance(engine, MujocoBatchEngine) else None
+    return {"lanes": lanes, "exact": bool(exact), "nthread": nthread,
             "sps_steady": lanes * statistics.median(m["sps"] for m in steady),
             "sps_overall": lanes * updates * ROLLOUT / wall, "cycle_seconds": statistics.median(cycle_s),
             **{f"{k}_seconds": v for k, v in per_cycle.items()}, "cycles": len(cycles)}
@@ -124,7 +129,8 @@ def _child_sb3(updates: int) -> dict[str, Any]:
                 gae_lambda=0.95, clip_range=0.2, max_grad_norm=0.5, device="cpu", seed=0, verbose=0)
     stamps: list[float] = []
 
-    class Record(BaseCallback):  # type: ignore[misc]
+    # stable_baselines3 is in no extra: without it BaseCallback is Any (misc: subclassing Any); with it, typed
+    class Record(BaseCallback):  # type: ignore[misc, unused-ignore]
         def _on_rollout_start(self) -> None:
             stamps.append(time.perf_counter())
 
@@ -222,7 +228,8 @@ def run_children(kind: str, args: list[str], copies: int = 1,
 
 
 def _sum(rs: list[dict[str, Any]], key: str) -> float:
-    return sum(r[key] for r in rs)
+    total: float = sum(r[key] for r in rs)   # the rows' numeric fields (JSON numbers)
+    return total
 
 
 def _median_row(rounds: list[list[dict[str, Any]]], key: str) -> float:

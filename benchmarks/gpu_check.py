@@ -138,13 +138,17 @@ def main(argv: list[str] | None = None) -> int:
             continue
         engines[n] = e
         ctrl = jax.random.uniform(key, (n, model.nu), minval=-1.0, maxval=1.0)
-        s = _timed(lambda e=e, ctrl=ctrl: e.step(ctrl), e.block_until_ready)
+
+        def step(e: MjxEngine = e, ctrl: Any = ctrl) -> None:
+            e.step(ctrl)
+
+        s = _timed(step, e.block_until_ready)
         row("physics MJX step", n, n / s, "env-steps/s", f"{s * 1e3:.2f} ms/step; first call {compile_s:.0f} s")
         logic = DeviceLogic(e, task, BatchedTask("Hopper-v5", 1).consts)
 
         def fused(logic: DeviceLogic = logic, ctrl: Any = ctrl) -> None:
             out = logic.step(ctrl)
-            torch.from_dlpack(out.obs)     # zero-copy hand-over to torch on the same device
+            torch.utils.dlpack.from_dlpack(out.obs)     # zero-copy hand-over to torch on the same device
 
         s2 = _timed(fused, e.block_until_ready)
         row("physics + logic on device + DLPack", n, n / s2, "env-steps/s", f"{s2 * 1e3:.2f} ms/step")
@@ -152,12 +156,20 @@ def main(argv: list[str] | None = None) -> int:
             bt = BatchedTask("Hopper-v5", n, engine=e)
             bt.reset(seed=0)
             acts = np.random.default_rng(0).uniform(-1, 1, (n, model.nu)).astype(np.float32)
-            s3 = _timed(lambda bt=bt, acts=acts: bt.step(acts), lambda: None)
+
+            def task_step(bt: BatchedTask = bt, acts: np.ndarray = acts) -> None:
+                bt.step(acts)
+
+            s3 = _timed(task_step, lambda: None)
             row("BatchedTask.step on MJX (host logic)", n, n / s3, "env-steps/s", f"{s3 * 1e3:.2f} ms/step")
         peer = MujocoBatchEngine(model, n, task.frame_skip, task.fields, nthread=os.cpu_count() or 1)
         peer.reset(np.arange(n), np.tile(model.qpos0, (n, 1)), np.zeros((n, model.nv)))
-        acts = np.zeros((n, model.nu))
-        s4 = _timed(lambda peer=peer, acts=acts: peer.step(acts), lambda: None, blocks=3, min_s=0.1)
+        zero_acts = np.zeros((n, model.nu))
+
+        def peer_step(peer: MujocoBatchEngine = peer, acts: np.ndarray = zero_acts) -> None:
+            peer.step(acts)
+
+        s4 = _timed(peer_step, lambda: None, blocks=3, min_s=0.1)
         row("peer: mujoco.batch (CPU threads)", n, n / s4, "env-steps/s", f"{os.cpu_count()} threads; MJX/peer "
             f"{s4 / s:.2f}x")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -214,7 +214,8 @@ def test_world_states_round_trip_bitwise(env_id: str) -> None:
     limit, before, after, n = LIMIT[env_id], 9, 2 * LIMIT[env_id], 3
     rng = np.random.default_rng(5)
     src = BatchedTask(env_id, n, max_episode_steps=limit)
-    low, high = src.single_action_space.low, src.single_action_space.high
+    space = cast(gym.spaces.Box, src.single_action_space)   # a MuJoCo task's actions are a Box
+    low, high = space.low, space.high
     actions = rng.uniform(low, high, (before + after, n, low.shape[0]))
     src.reset(seed=21)
     for t in range(before):

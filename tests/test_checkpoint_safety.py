@@ -49,7 +49,7 @@ def test_a_damaged_checkpoint_is_a_one_line_error(tmp_path: Path, content: bytes
 
 def test_the_plain_data_codec_round_trips_a_trainer_state(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    state = {"obs": rng.normal(size=(2, 11)), "ep_length": np.array([3, 7], dtype=np.int64),
+    state: dict[str, Any] = {"obs": rng.normal(size=(2, 11)), "ep_length": np.array([3, 7], dtype=np.int64),
              "flags": np.array([True, False]), "act_rng": dict(rng.bit_generator.state), "step": np.int64(5),
              "policy": {"w": torch.arange(6.0)}, "returns": [1.5, 2.5], "env_states": None}
     plain = to_plain(state)

@@ -216,8 +216,11 @@ def test_the_derivations_gaussian_density_and_entropy_match_torch_distributions(
     g = ag.generator(5)
     mean, std, action = ag.randn(g, 3), ag.randn(g, 3, scale=0.3).exp(), ag.randn(g, 3)
     normal = torch.distributions.Normal(mean, std)
-    torch.testing.assert_close(ag.gaussian_log_prob(mean, std, action), normal.log_prob(action).sum().reshape(1))
-    torch.testing.assert_close(ag.gaussian_entropy(std), normal.entropy().sum().reshape(1))
+    # torch leaves Distribution.log_prob/entropy unannotated
+    log_prob: torch.Tensor = normal.log_prob(action)  # type: ignore[no-untyped-call]
+    entropy: torch.Tensor = normal.entropy()  # type: ignore[no-untyped-call]
+    torch.testing.assert_close(ag.gaussian_log_prob(mean, std, action), log_prob.sum().reshape(1))
+    torch.testing.assert_close(ag.gaussian_entropy(std), entropy.sum().reshape(1))
 
 
 def test_an_undischarged_domain_obligation_is_not_a_proof() -> None:

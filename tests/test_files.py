@@ -50,8 +50,13 @@ def test_an_os_error_is_one_line_naming_the_path(tmp_path: Path) -> None:
 def test_temporary_names_are_unique_per_call(tmp_path: Path) -> None:
     # two writers into one directory (two runs with one --out) must not share a temporary file
     seen: list[Path] = []
+
+    def write(tmp: Path) -> None:
+        seen.append(tmp)
+        tmp.write_text("x")
+
     for _ in range(2):
-        atomic_save(tmp_path / "same.txt", lambda tmp: (seen.append(tmp), tmp.write_text("x")))
+        atomic_save(tmp_path / "same.txt", write)
     assert len(set(seen)) == 2 and all(p.parent == tmp_path and p.name.startswith(".same.txt.") for p in seen)
     assert atomic_save(tmp_path / "p.png", lambda tmp: seen.append(tmp), suffix=".png").name == "p.png"
     assert seen[-1].suffix == ".png"

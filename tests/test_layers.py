@@ -21,20 +21,21 @@ def imported_packages(source: str) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
     for node in ast.walk(ast.parse(source)):
         names: list[str] = []
+        line = 0  # set with names: the line of the import, from-import or call
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names, line = [alias.name for alias in node.names], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
+            names, line = [node.module], node.lineno
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             if name in ("import_module", "__import__"):
-                names = [node.args[0].value]
+                names, line = [node.args[0].value], node.lineno
         for full in names:
             top = full.split(".")[0]
             if top in RANK:
-                found.add((top, node.lineno))
+                found.add((top, line))
     return found
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -118,8 +119,9 @@ class CountEnv(gym.Env[np.ndarray, np.ndarray]):
 
 
 def _toy_envs(kind: str) -> gym.vector.VectorEnv:
-    fns = [lambda: gym.wrappers.TimeLimit(CountEnv(), max_episode_steps=5),
-           lambda: gym.wrappers.TimeLimit(CountEnv(terminate_at=5), max_episode_steps=50)]
+    fns: list[Callable[[], gym.Env[Any, Any]]] = [
+        lambda: gym.wrappers.TimeLimit(CountEnv(), max_episode_steps=5),
+        lambda: gym.wrappers.TimeLimit(CountEnv(terminate_at=5), max_episode_steps=50)]
     if kind == "inline":
         return InlineVectorEnv(fns)
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
@@ -134,7 +136,7 @@ def test_truncation_bootstraps_from_final_observation(ppo_scale: CheckedScale, k
                        gamma=0.5, gae_lambda=0.8, norm_obs=False, norm_reward=False)
     trainer = PPO(config, ppo_scale, envs=_toy_envs(kind))
     with torch.no_grad():
-        last = trainer.policy.critic[-1]
+        last = cast(torch.nn.Linear, trainer.policy.critic[-1])   # the critic's head (agents.policy.mlp)
         last.weight.zero_()
         last.bias.fill_(2.0)
     trainer.collect_rollout()
@@ -179,13 +181,12 @@ def test_truncation_bootstraps_from_the_final_not_the_reset_observation(
 def test_critic_learns_the_infinite_horizon_value_under_truncation(ppo_scale: CheckedScale) -> None:
     """Only time limits end the episodes, so the value of the (constant) state is 1/(1−γ) = 5; treating
     truncation as termination would give about 2.3."""
-    fns = [lambda: gym.wrappers.TimeLimit(CountEnv(), max_episode_steps=5)]
-
     class ConstObs(gym.ObservationWrapper[np.ndarray, np.ndarray, np.ndarray]):
         def observation(self, observation: np.ndarray) -> np.ndarray:
             return np.array([0.0, 1.0])
 
-    fns = [lambda: ConstObs(gym.wrappers.TimeLimit(CountEnv(), max_episode_steps=5))]
+    fns: list[Callable[[], gym.Env[Any, Any]]] = [
+        lambda: ConstObs(gym.wrappers.TimeLimit(CountEnv(), max_episode_steps=5))]
     config = PPOConfig(env_id="toy", total_steps=64 * 60, num_steps=64, minibatch_size=32, update_epochs=10,
                        gamma=0.8, norm_obs=False, norm_reward=False, learning_rate=3e-3, anneal_lr=False,
                        clip_vloss=False, max_grad_norm=10.0)

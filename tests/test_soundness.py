@@ -14,8 +14,10 @@ import sys
 import threading
 import time
 import tokenize
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import mpmath
 import pytest
@@ -95,7 +97,7 @@ def test_short_circuit_guards_partial_operations(text: str) -> None:
 
 def test_without_the_guard_the_partial_operation_is_refuted() -> None:
     p = validate("y if (log(x) > 0 and x > 0) else 2*y", options=FRESH).property("domain")
-    assert p.verdict == "refuted" and Fraction(p.counterexample["x"]) <= 0
+    assert p.verdict == "refuted" and p.counterexample is not None and Fraction(p.counterexample["x"]) <= 0
 
 
 # --- R4: property 2 is refuted only by certified facts, never by a symbolic limit alone --------------
@@ -117,9 +119,10 @@ def test_higher_order_flatness_is_refuted_with_a_confirmed_pair(text: str) -> No
     assert cx is not None
     x1, x2, y0 = (mpmath.mpf(Fraction(cx[k]).numerator) / Fraction(cx[k]).denominator for k in ("x1", "x2", "y"))
     assert x1 < x2 and (x1 == 0 or x2 == 0)
-    f = {"y*x**4": lambda x, y: y * x**4, "y*x**64": lambda x, y: y * x**64,
-         "y*(x**2 - x**3) + y": lambda x, y: y * (x**2 - x**3) + y, "y * (1 - x**2)": lambda x, y: y * (1 - x**2),
-         "exp(-x) * y": lambda x, y: mpmath.exp(-x) * y, "y*x**7": lambda x, y: y * x**7}[text]
+    f: Callable[[Any, Any], Any] = {  # on mpmath numbers (mpmath is untyped)
+        "y*x**4": lambda x, y: y * x**4, "y*x**64": lambda x, y: y * x**64,
+        "y*(x**2 - x**3) + y": lambda x, y: y * (x**2 - x**3) + y, "y * (1 - x**2)": lambda x, y: y * (1 - x**2),
+        "exp(-x) * y": lambda x, y: mpmath.exp(-x) * y, "y*x**7": lambda x, y: y * x**7}[text]
     with mpmath.workdps(300):
         assert abs(f(x1, y0)) > abs(f(x2, y0))
 

@@ -100,7 +100,7 @@ class Tiny:
                 k += size
             return gaussian_kl(mu_old, log_std_old, self.mean(parts, self.obs[lane:lane + 1]), parts[4]).sum()
 
-        hessian = torch.autograd.functional.hessian(kl_of, theta)
+        hessian = torch.autograd.functional.hessian(kl_of, theta)  # type: ignore[no-untyped-call]  # torch: unannotated
         assert isinstance(hessian, torch.Tensor)
         return hessian
 
@@ -276,9 +276,9 @@ def test_the_trainers_accepted_steps_keep_the_analytic_kl_within_delta_on_every_
                 h = h @ w[k].T + bias[k]
                 h = torch.tanh(h) if k < 2 else h
             s_old, s_new = old["log_std"].exp(), lane.policy.log_std.detach().exp()
-            kl = torch.distributions.kl_divergence(torch.distributions.Normal(h, s_old.expand_as(h)),
-                                                   torch.distributions.Normal(mu_new, s_new.expand_as(h)))
-            kl = kl.sum(-1).mean().item()
+            kl_each = torch.distributions.kl_divergence(torch.distributions.Normal(h, s_old.expand_as(h)),
+                                                        torch.distributions.Normal(mu_new, s_new.expand_as(h)))
+            kl = kl_each.sum(-1).mean().item()
             assert kl <= 0.002 * (1 + 1e-4), i
             assert metrics[i]["trpo_kl"] == pytest.approx(kl, rel=1e-3, abs=1e-7), i
             assert metrics[i]["line_search_steps"] >= 1 and 0 <= metrics[i]["step_size"] <= 1

@@ -178,7 +178,9 @@ def test_upi_gaussian_per_sample(B: int, seed: int, i: int, beta: float, alpha: 
     old_logp = rng.normal(size=B) - 1.0
     mu, ls = torch.tensor(mu0, requires_grad=True), torch.tensor(ls0, requires_grad=True)
     dist = torch.distributions.Normal(mu, ls.exp())
-    logp, ent = dist.log_prob(torch.tensor(act)), dist.entropy()
+    # torch leaves Distribution.log_prob/entropy unannotated
+    logp: torch.Tensor = dist.log_prob(torch.tensor(act))  # type: ignore[no-untyped-call]
+    ent: torch.Tensor = dist.entropy()  # type: ignore[no-untyped-call]
     d_o = updates.delta_o(logp, torch.tensor(old_logp))
     d_r = updates.delta_r_pi(torch.tensor(adv), logp, ent, alpha)
     assume(_kink_free(d_o.numpy(), d_r.numpy()))
@@ -203,8 +205,10 @@ def test_upi_categorical_per_sample(batch: dict[str, np.ndarray], i: int, beta: 
     z = torch.tensor(batch["q"], requires_grad=True)
     dist = torch.distributions.Categorical(logits=z)
     a = torch.tensor(batch["a"])
-    loss = updates.upi_loss(sc, dist.log_prob(a), dist.entropy(), torch.tensor(batch["d_o"]),
-                            torch.tensor(batch["d_r"]), beta=beta)
+    # torch leaves Distribution.log_prob/entropy unannotated
+    logp: torch.Tensor = dist.log_prob(a)  # type: ignore[no-untyped-call]
+    ent: torch.Tensor = dist.entropy()  # type: ignore[no-untyped-call]
+    loss = updates.upi_loss(sc, logp, ent, torch.tensor(batch["d_o"]), torch.tensor(batch["d_r"]), beta=beta)
     (g,) = torch.autograd.grad(loss, z)
     B, A = batch["q"].shape
     pi = _softmax(batch["q"])
