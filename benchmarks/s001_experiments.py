@@ -107,6 +107,23 @@ def plot_kl(task_dir: Path, algos: list[str], out: Path) -> None:
     plt.close(fig)
 
 
+def kl_table(task_dir: Path, groups: list[str], bound: float = 0.01) -> str:
+    """Figure 5 in numbers: per group, ``policy_kl`` over the second half of training (after the initial
+    movement the seed describes), pooled over seeds: median, interquartile range, maximum over the whole run,
+    and the fraction of updates above ``bound`` (TRPO's δ and V-MPO's ε_μ in seed 001's Appendix A)."""
+    lines = [f"| {task_dir.name} | updates | median KL, 2nd half | IQR | max | updates > {bound} |",
+             "|---|---|---|---|---|---|"]
+    for name in groups:
+        steps, values = metric_curves(task_dir / name, "policy_kl")
+        if not steps.size:
+            continue
+        half = values[:, steps.size // 2:]
+        q1, q3 = np.percentile(half, [25, 75])
+        lines.append(f"| {name} | {steps.size} | {np.median(half):.2e} | [{q1:.2e}, {q3:.2e}] | "
+                     f"{values.max():.2e} | {np.mean(values > bound):.0%} |")
+    return "\n".join(lines) + "\n"
+
+
 def final_returns(group: Path) -> list[float]:
     """Each seed run's mean training return over its last 5% of steps (agents.compare's final return)."""
     from agents.compare import load_run
@@ -129,6 +146,9 @@ def figure4(args: argparse.Namespace) -> int:
                                                 "--total-steps", str(args.steps)])
         failed |= pgcheck("compare", str(out / task), "--out", str(out / f"{task}-compare"))
         plot_kl(out / task, algos, out / f"{task}-kl.png")
+        kl = kl_table(out / task, algos)
+        (out / f"{task}-kl.md").write_text(kl, encoding="utf-8")
+        print(kl)
         if "ppo" in algos:
             finals = np.array(final_returns(out / task / "ppo"))
             e, m = stats.estimate(finals), stats.estimate(finals, stats.mean)
@@ -149,7 +169,9 @@ def b2(args: argparse.Namespace) -> int:
     failed = train(out, ["--env", args.task, "--algo", "a2c", "--grid", f"ent_coef={args.entropy}",
                          "--seeds", f"0-{args.seeds - 1}", "--total-steps", str(args.steps)])
     failed |= pgcheck("compare", str(out), "--out", str(args.out / "b2" / f"{args.task}-compare"))
-    plot_kl(out, sorted(p.name for p in out.iterdir() if p.is_dir()), args.out / "b2" / f"{args.task}-kl.png")
+    names = sorted(p.name for p in out.iterdir() if p.is_dir())
+    plot_kl(out, names, args.out / "b2" / f"{args.task}-kl.png")
+    print(kl_table(out, names))
     return failed
 
 
@@ -180,7 +202,9 @@ def b3(args: argparse.Namespace) -> int:
             failed |= train(group, ["--env", args.task, "--algo", algo, "--set", f"update_epochs={epochs}",
                                     "--seeds", f"0-{args.seeds - 1}", "--total-steps", str(args.steps)])
     failed |= pgcheck("compare", str(base), "--out", str(args.out / "b3" / f"{args.task}-compare"))
-    plot_kl(base, sorted(p.name for p in base.iterdir() if p.is_dir()), args.out / "b3" / f"{args.task}-kl.png")
+    names = sorted(p.name for p in base.iterdir() if p.is_dir())
+    plot_kl(base, names, args.out / "b3" / f"{args.task}-kl.png")
+    print(kl_table(base, names))
     return failed
 
 
