@@ -116,6 +116,7 @@ def find_groups(paths: list[Path]) -> list[Group]:
     """The groups ``paths`` stand for, in order of first appearance, keyed by (label, task): runs of one label
     on different tasks are never pooled into one sample (their returns are not comparable)."""
     groups: dict[tuple[str, str], Group] = {}
+    seen: set[tuple[str, Path]] = set()   # a run named twice under one label counts once (and is read once)
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such run directory")
@@ -123,11 +124,13 @@ def find_groups(paths: list[Path]) -> list[Group]:
         if not found:
             raise UserError(f"{p} is not a run directory (no config.json) and holds none")
         for name, runs in found:
-            for run in (load_run(r) for r in runs):
+            for path in runs:
+                if (name, path.resolve()) in seen:
+                    continue
+                seen.add((name, path.resolve()))
+                run = load_run(path)
                 env = str(run.config.get("env_id"))
-                g = groups.setdefault((name, env), Group(name, env))
-                if run.path.resolve() not in {r.path.resolve() for r in g.runs}:
-                    g.runs.append(run)
+                groups.setdefault((name, env), Group(name, env)).runs.append(run)
     return list(groups.values())
 
 
