@@ -124,6 +124,15 @@ def kl_table(task_dir: Path, groups: list[str], bound: float = 0.01) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_kl(runs: Path, groups: list[str], prefix: Path) -> None:
+    """Figure 5 for ``groups`` under ``runs``: the plot ``PREFIX-kl.png`` and :func:`kl_table` as
+    ``PREFIX-kl.md``, printed."""
+    plot_kl(runs, groups, prefix.with_name(prefix.name + "-kl.png"))
+    text = kl_table(runs, groups)
+    prefix.with_name(prefix.name + "-kl.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
 def final_returns(group: Path) -> list[float]:
     """Each seed run's mean training return over its last 5% of steps (agents.compare's final return)."""
     from agents.compare import load_run
@@ -140,24 +149,21 @@ def figure4(args: argparse.Namespace) -> int:
     refs = list(TABLE3_AT_1M)
     table3 = ["| task | our s001-ppo: IQM of final returns [95% CI] | mean | seeds | "
               + " | ".join(f"{r} (Table 3, 1M)" for r in refs) + " |", "|---" * (4 + len(refs)) + "|"]
-    for task in [t for t in args.tasks.split(",") if t]:
+    tasks = [t for t in args.tasks.split(",") if t]
+    for task in tasks:
         for algo in algos:
             failed |= train(out / task / algo, ["--env", task, "--algo", algo, "--seeds", f"0-{args.seeds - 1}",
                                                 "--total-steps", str(args.steps)])
         failed |= pgcheck("compare", str(out / task), "--out", str(out / f"{task}-compare"))
-        plot_kl(out / task, algos, out / f"{task}-kl.png")
-        kl = kl_table(out / task, algos)
-        (out / f"{task}-kl.md").write_text(kl, encoding="utf-8")
-        print(kl)
+        report_kl(out / task, algos, out / task)
         if "ppo" in algos:
             finals = np.array(final_returns(out / task / "ppo"))
             e, m = stats.estimate(finals), stats.estimate(finals, stats.mean)
             ci = f" [{e.lo:.0f}, {e.hi:.0f}]" if e.lo is not None and e.hi is not None else f" ({e.reason})"
             cells = [f"{v:.0f}" if (v := TABLE3_AT_1M[r].get(task)) is not None else "—" for r in refs]
             table3.append(f"| {task} | {e.value:.0f}{ci} | {m.value:.0f} | {e.n[0]} | " + " | ".join(cells) + " |")
-    task_dirs = [str(out / t) for t in args.tasks.split(",") if t]
-    if len(task_dirs) > 1:   # rliable's aggregate view over the tasks (agents.compare.pooled_table)
-        failed |= pgcheck("compare", *task_dirs, "--out", str(out / "pooled-compare"))
+    if len(tasks) > 1:   # rliable's aggregate view over the tasks (agents.compare.pooled_table)
+        failed |= pgcheck("compare", *(str(out / t) for t in tasks), "--out", str(out / "pooled-compare"))
     text = "\n".join(table3) + "\n"
     (out / "table3.md").write_text(text, encoding="utf-8")
     print(text)
@@ -169,9 +175,7 @@ def b2(args: argparse.Namespace) -> int:
     failed = train(out, ["--env", args.task, "--algo", "a2c", "--grid", f"ent_coef={args.entropy}",
                          "--seeds", f"0-{args.seeds - 1}", "--total-steps", str(args.steps)])
     failed |= pgcheck("compare", str(out), "--out", str(args.out / "b2" / f"{args.task}-compare"))
-    names = sorted(p.name for p in out.iterdir() if p.is_dir())
-    plot_kl(out, names, args.out / "b2" / f"{args.task}-kl.png")
-    print(kl_table(out, names))
+    report_kl(out, sorted(p.name for p in out.iterdir() if p.is_dir()), args.out / "b2" / args.task)
     return failed
 
 
@@ -202,9 +206,7 @@ def b3(args: argparse.Namespace) -> int:
             failed |= train(group, ["--env", args.task, "--algo", algo, "--set", f"update_epochs={epochs}",
                                     "--seeds", f"0-{args.seeds - 1}", "--total-steps", str(args.steps)])
     failed |= pgcheck("compare", str(base), "--out", str(args.out / "b3" / f"{args.task}-compare"))
-    names = sorted(p.name for p in base.iterdir() if p.is_dir())
-    plot_kl(base, names, args.out / "b3" / f"{args.task}-kl.png")
-    print(kl_table(base, names))
+    report_kl(base, sorted(p.name for p in base.iterdir() if p.is_dir()), args.out / "b3" / args.task)
     return failed
 
 
