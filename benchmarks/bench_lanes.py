@@ -115,34 +115,10 @@ def _child_single(updates: int) -> dict[str, Any]:
 
 
 def _child_sb3(updates: int) -> dict[str, Any]:
-    import itertools
+    from sb3_peer import train_sb3_ppo
 
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    torch.set_num_threads(1)
-    env = VecNormalize(make_vec_env("Hopper-v5", n_envs=1, seed=0), gamma=0.99)
-    model = PPO("MlpPolicy", env, n_steps=ROLLOUT, batch_size=64, n_epochs=10, learning_rate=3e-4, gamma=0.99,
-                gae_lambda=0.95, clip_range=0.2, max_grad_norm=0.5, device="cpu", seed=0, verbose=0)
-    stamps: list[float] = []
-
-    # stable_baselines3 is in no extra: without it BaseCallback is Any (misc: subclassing Any); with it, typed
-    class Record(BaseCallback):  # type: ignore[misc, unused-ignore]
-        def _on_rollout_start(self) -> None:
-            stamps.append(time.perf_counter())
-
-        def _on_step(self) -> bool:
-            return True
-
-    t0 = time.perf_counter()
-    model.learn(total_timesteps=updates * ROLLOUT, callback=Record())
-    wall = time.perf_counter() - t0
-    stamps.append(t0 + wall)
-    cycle_sps = [ROLLOUT / (b - a) for a, b in itertools.pairwise(stamps)]
-    return {"sps_steady": statistics.median(cycle_sps[1:] or cycle_sps), "sps_overall": model.num_timesteps / wall}
+    t = train_sb3_ppo(updates * ROLLOUT)
+    return {"sps_steady": statistics.median(t.cycle_sps[1:] or t.cycle_sps), "sps_overall": t.steps / t.wall_seconds}
 
 
 def _child_raw(worlds: int, seconds: float) -> dict[str, Any]:

@@ -22,7 +22,6 @@ optional, benchmark-only dependency (``pip install stable-baselines3``); without
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import resource
 import statistics
@@ -77,33 +76,11 @@ def _child_pgcheck(steps: int) -> dict[str, Any]:
 
 
 def _child_sb3(steps: int) -> dict[str, Any]:
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
+    from sb3_peer import train_sb3_ppo
 
-    torch.set_num_threads(1)
-    env = VecNormalize(make_vec_env("Hopper-v5", n_envs=1, seed=0), gamma=0.99)
-    model = PPO("MlpPolicy", env, n_steps=ROLLOUT, batch_size=64, n_epochs=10, learning_rate=3e-4, gamma=0.99,
-                gae_lambda=0.95, clip_range=0.2, max_grad_norm=0.5, device="cpu", seed=0, verbose=0)
-    stamps: list[float] = []
-
-    # stable_baselines3 is in no extra: without it BaseCallback is Any (misc: subclassing Any); with it, typed
-    class Record(BaseCallback):  # type: ignore[misc, unused-ignore]
-        def _on_rollout_start(self) -> None:
-            stamps.append(time.perf_counter())
-
-        def _on_step(self) -> bool:
-            return True
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    model.learn(total_timesteps=steps, callback=Record())
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    stamps.append(t0 + wall)
-    cycle_sps = [ROLLOUT / (b - a) for a, b in itertools.pairwise(stamps)]
-    return {"sps_steady": statistics.median(cycle_sps[2:]), "sps_overall": model.num_timesteps / wall,
-            "sps_cpu": model.num_timesteps / cpu, "cycles": len(cycle_sps), "steps": model.num_timesteps}
+    t = train_sb3_ppo(steps)
+    return {"sps_steady": statistics.median(t.cycle_sps[2:]), "sps_overall": t.steps / t.wall_seconds,
+            "sps_cpu": t.steps / t.cpu_seconds, "cycles": len(t.cycle_sps), "steps": t.steps}
 
 
 def child(kind: str, steps: int) -> None:
