@@ -173,10 +173,33 @@ def satisfied(guard: sympy.Basic, operand: sympy.Basic, kind: str, env: Point) -
     except (Undecided, Undefined, TooLarge):
         pass
     try:
+        if kind == "nonnegative":
+            return nonnegative(operand, env)
         s = sign(operand, env)
     except (Undecided, Undefined, TooLarge):
         return False
-    return {"nonzero": s != 0, "positive": s > 0, "nonnegative": s >= 0}[kind]
+    return {"nonzero": s != 0, "positive": s > 0}[kind]
+
+
+def nonnegative(e: sympy.Basic, env: Point | None = None) -> bool:
+    """Whether ``e`` is >= 0 (at a point, or everywhere on a box); raises :class:`Undefined` or
+    :class:`Undecided`. Unlike :func:`sign` it needs no strict sign: an enclosure [0, b] settles it, as
+    x ** 2 has on a box that reaches x = 0."""
+    def attempt(prec: int) -> bool:
+        v = enclose.evaluate(e, env, prec)
+        if isinstance(v, Fraction):
+            return v >= 0
+        if v.a >= 0:
+            return True
+        if v.b < 0:
+            return False
+        raise enclose.Unsure("an interval that reaches below 0 and above it")
+    try:
+        return _refine(attempt, lambda: f"whether {symbols.render(e)} >= 0")
+    except Undecided:
+        if proved_zero(e, env):
+            return True
+        raise
 
 
 def violated(guard: sympy.Basic, operand: sympy.Basic, kind: str, x: Fraction, y: Fraction) -> bool:

@@ -87,3 +87,17 @@ def test_astronomical_constants_are_refused_not_hung() -> None:
     for text in ("exp(exp(exp(100))) * y", "exp(10**30) * y"):
         with pytest.raises(ExprError, match="too large to evaluate"):
             validate(text, options=FRESH)
+
+
+def test_nonnegative_needs_no_strict_sign() -> None:
+    from pgcheck import decide
+    from pgcheck.symbols import X
+    h = Fraction(1, 10)
+    left = {X: enclose.interval(-h, Fraction(0), 2048)}
+    assert decide.nonnegative(X**2, left)                   # [0, h^2]: reaches 0, never below
+    assert decide.nonnegative(sympy.sqrt(X**2) * X**2, left)
+    assert not decide.nonnegative(-1 - X**2, left)          # certainly negative: False, not an error
+    with pytest.raises(decide.Undecided):                     # negative control: x + h/2 changes sign there
+        decide.nonnegative(X + sympy.Rational(1, 20), left)
+    assert decide.satisfied(sympy.true, X**2, "nonnegative", left)
+    assert not decide.satisfied(sympy.true, X**2, "positive", left)   # x = 0 is in the box

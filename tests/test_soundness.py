@@ -127,6 +127,27 @@ def test_higher_order_flatness_is_refuted_with_a_confirmed_pair(text: str) -> No
         assert abs(f(x1, y0)) > abs(f(x2, y0))
 
 
+@pytest.mark.parametrize(("text", "f"), [
+    ("y * sqrt(x**2)", lambda x, y: y * abs(x)), ("y * (x**2)**0.5", lambda x, y: y * abs(x)),
+    ("y * sqrt(x**4)", lambda x, y: y * x**2)])
+def test_a_partial_operation_whose_operand_reaches_0_at_x_0_does_not_block_a_refutation(
+        text: str, f: Callable[[Any, Any], Any]) -> None:
+    """sqrt's operand x**2 is 0 at x = 0, so it has no strict sign on [-h, 0]; that it is >= 0 there (an
+    enclosure [0, h**2]) is what the side interval needs. Once, this was left undecided."""
+    p = validate(text, options=FRESH).property("2")
+    assert p.verdict == "refuted", p
+    cx = p.counterexample
+    assert cx is not None
+    x1, x2, y0 = (mpmath.mpf(Fraction(cx[k]).numerator) / Fraction(cx[k]).denominator for k in ("x1", "x2", "y"))
+    with mpmath.workdps(100):
+        assert x1 < x2 and abs(f(x1, y0)) > abs(f(x2, y0))
+
+
+@pytest.mark.parametrize("text", ["y * (1 + x + sqrt(x**4))", "y * (1 + x + sqrt(x**2)**3)"])
+def test_a_partial_operation_whose_operand_reaches_0_is_no_false_alarm(text: str) -> None:
+    assert verdicts(text)["2"] != "refuted"
+
+
 # --- R5: exact zeros are recognised where a partial operation meets them ----------------------------
 
 
