@@ -354,7 +354,10 @@ class _Translator:
                 lo, hi = decide.bounds(exponent)
             except (decide.Undecided, decide.Undefined, decide.TooLarge):
                 raise self.fail(node, "the exponent cannot be evaluated") from None
-            if max(abs(lo), abs(hi)) > MAX_EXPONENT:
+            # a rational to an integer power is one exact number, bounded by the size check below (10**-100
+            # is as good a constant as 1e-100); the limit is for powers of x and y, which sympy and z3 expand
+            exact_constant = isinstance(base, sympy.Rational) and isinstance(exponent, sympy.Integer)
+            if max(abs(lo), abs(hi)) > MAX_EXPONENT and not exact_constant:
                 raise self.fail(node, f"exponent {symbols.render(exponent)} is too large "
                                       f"(limit |exponent| <= {MAX_EXPONENT})")
             e_sign = self.sign(node, exponent)

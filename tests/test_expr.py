@@ -199,3 +199,14 @@ def _near_boundary(expr: sympy.Expr, xv: float, yv: float) -> bool:
     h = 1e-7
     vals = f(np.array([xv - h, xv + h, xv, xv]), np.array([yv, yv, yv - h, yv + h]))
     return bool(np.ptp(vals) > 1e-4)
+
+
+def test_a_constant_power_is_one_exact_number_whatever_its_exponent() -> None:
+    assert parse("y * 10**-100").expr == Y / sympy.Integer(10) ** 100     # as exact as 1e-100
+    assert parse("y * 1e-100").expr == parse("y * 10**-100").expr
+    assert parse("(-2)**-101 * y").expr == -Y / sympy.Integer(2) ** 101
+    for text, message in (("y * (1 + x)**100", "exponent 100 is too large"),      # powers of x and y: limited
+                          ("y * 10**(10**6)", "constant power is too large"),     # and constants by their size
+                          ("0**-100 * y", "0 raised to a non-positive power")):
+        with pytest.raises(ExprError, match=message):
+            parse(text)
