@@ -31,8 +31,10 @@ ABSTRACTION_FACTS: dict[str, str] = {
            "for t < 1, exp(0) = 1",
     "log": "log on (0, inf) as a strictly increasing function with 1 - 1/t <= log(t) <= t - 1, log(1) = 0",
     "tanh": "tanh as a strictly increasing odd-signed function into (-1, 1) with |tanh(t)| <= |t|",
-    "sin": "sin as a function into [-1, 1]",
-    "cos": "cos as a function into [-1, 1]",
+    "sin": "sin as a 1-Lipschitz function into [-1, 1] with |sin(t)| <= |t|, sin(0) = 0, the sign of t for "
+           "0 < |t| <= 3.14, strictly increasing on [-1.57, 1.57]",
+    "cos": "cos as a 1-Lipschitz function into [-1, 1] with cos(t) >= 1 - t^2/2, cos(0) = 1, positive for "
+           "|t| < 1.57, strictly decreasing on [0, 3.14] and increasing on [-3.14, 0]",
     "const": "transcendental constants as rational intervals certified by interval arithmetic (outward "
              "rounding, width below 1e-30 relative)",
     "undefined-const": "a constant with no real value (in a branch the domain check covers) as an "
@@ -177,13 +179,10 @@ class Encoder:
             return self.log(e.args[0], sub(e.args[0]), guard)
         if isinstance(e, sympy.tanh):
             return self.tanh(sub(e.args[0]))
-        if isinstance(e, sympy.sin | sympy.cos):
-            kind = type(e).__name__
-            v = self.fresh(kind)
-            self.axioms += [v >= -1, v <= 1]
-            self.relate(kind, sub(e.args[0]), v, increasing=False)
-            self.used.add(kind)
-            return v
+        if isinstance(e, sympy.sin):
+            return self.sin(sub(e.args[0]))
+        if isinstance(e, sympy.cos):
+            return self.cos(sub(e.args[0]))
         raise Unsupported(f"z3 encoding of {type(e).__name__} is not available")
 
     def power(self, e: sympy.Pow, env: dict[sympy.Symbol, Any], guard: Any) -> Any:
@@ -249,6 +248,34 @@ class Encoder:
         self.used.add("log")
         return v
 
+    def sin(self, a: Any) -> Any:
+        v = self.fresh("sin")
+        self.axioms += [v >= -1, v <= 1, v <= _abs(a), -v <= _abs(a), z3.Implies(a == 0, v == 0),
+                        z3.Implies(z3.And(a > 0, a <= PI_BELOW), v > 0),
+                        z3.Implies(z3.And(a < 0, a >= -PI_BELOW), v < 0)]
+        for b, w in self._instances.get("sin", []):
+            # |sin'| <= 1, and sin' = cos > 0 on (-pi/2, pi/2), which [-1.57, 1.57] is inside
+            self.axioms += [_abs(v - w) <= _abs(a - b),
+                            z3.Implies(z3.And(a >= -HALF_PI_BELOW, a < b, b <= HALF_PI_BELOW), v < w),
+                            z3.Implies(z3.And(b >= -HALF_PI_BELOW, b < a, a <= HALF_PI_BELOW), w < v)]
+        self.relate("sin", a, v, increasing=False)
+        self.used.add("sin")
+        return v
+
+    def cos(self, a: Any) -> Any:
+        v = self.fresh("cos")
+        self.axioms += [v >= -1, v <= 1, v >= 1 - a * a / 2, z3.Implies(a == 0, v == 1),
+                        z3.Implies(_abs(a) < HALF_PI_BELOW, v > 0)]
+        for b, w in self._instances.get("cos", []):
+            # |cos'| <= 1, and cos' = -sin < 0 on (0, pi), > 0 on (-pi, 0)
+            lo, hi, lo_v, hi_v = z3.If(a < b, a, b), z3.If(a < b, b, a), z3.If(a < b, v, w), z3.If(a < b, w, v)
+            self.axioms += [_abs(v - w) <= _abs(a - b),
+                            z3.Implies(z3.And(a != b, lo >= 0, hi <= PI_BELOW), lo_v > hi_v),
+                            z3.Implies(z3.And(a != b, lo >= -PI_BELOW, hi <= 0), lo_v < hi_v)]
+        self.relate("cos", a, v, increasing=False)
+        self.used.add("cos")
+        return v
+
     def tanh(self, a: Any) -> Any:
         v = self.fresh("tanh")
         self.axioms += [v > -1, v < 1, z3.Implies(a > 0, z3.And(v > 0, v <= a)),
@@ -263,6 +290,15 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
     sympy.StrictGreaterThan: lambda a, b: a > b, sympy.GreaterThan: lambda a, b: a >= b,
     sympy.Equality: lambda a, b: a == b, sympy.Unequality: lambda a, b: a != b,
 }
+
+
+# rationals strictly below pi and pi/2 (3.14159..., 1.57079...), so the windows above hold for the real functions
+PI_BELOW = z3.RealVal(Fraction(314, 100))
+HALF_PI_BELOW = z3.RealVal(Fraction(157, 100))
+
+
+def _abs(t: Any) -> Any:
+    return z3.If(t >= 0, t, -t)
 
 
 def _coarsen(lo: Fraction, hi: Fraction, bits: int = 160) -> tuple[Fraction, Fraction]:

@@ -150,11 +150,24 @@ def test_a_cached_certificate_states_this_inputs_parameters(tmp_path: Path,
 
 
 def test_unprovable_but_true_is_undecided_not_refuted() -> None:
-    # |y| (2 + sin x) increases near x = 0, but the abstraction of sin knows only its range.
-    cert = validate("y * (2 + sin(x))", options=FRESH)
+    # |y| (2 + sin(x + 1.5707)) increases on [-δ, δ] only for δ < pi/2 - 1.5707 ≈ 9.6e-5: true, but the
+    # abstraction knows sin increasing only on [-1.57, 1.57], and the δ tried are larger
+    cert = validate("y * (2 + sin(x + 1.5707))", options=FRESH)
     assert cert.property("1b").verdict == "proved"
     assert cert.property("2").verdict == "undecided"
     assert cert.overall == "VALID (tested)"
+
+
+@pytest.mark.parametrize("text", ["y * (2 + sin(x))", "y + sin(y)", "y * (2 + cos(x - 1))", "y * exp(sin(x))"])
+def test_sin_and_cos_are_proved_through_their_monotone_windows_and_lipschitz_bound(text: str) -> None:
+    # sin increasing on [-1.57, 1.57], cos on [-3.14, 0], both 1-Lipschitz (pgcheck.smt)
+    assert validate(text, options=FRESH).overall == "VALID"
+
+
+@pytest.mark.parametrize(("text", "prop"), [("y * (2 + cos(x))", "2"), ("y + 1.0001 * sin(y)", "1b"),
+                                            ("y * (0.99 + sin(x))", "1b")])
+def test_sin_and_cos_past_their_windows_are_still_refuted(text: str, prop: str) -> None:
+    assert validate(text, options=FRESH).property(prop).verdict == "refuted"
 
 
 def test_callables_are_tested_not_proved() -> None:
@@ -180,9 +193,9 @@ def test_checked_scale_only_from_the_validator() -> None:
     with pytest.raises(InvalidScaleError, match=r"is INVALID: property 1a .* is refuted"):
         checked_scale("y + 1", options=FRESH)
     with pytest.raises(UnprovedScaleError, match=r"VALID \(tested\), not proved \(2 undecided\)") as err:
-        checked_scale("y * (2 + sin(x))", options=FRESH, require_proof=True)
+        checked_scale("y * (2 + sin(x + 1.5707))", options=FRESH, require_proof=True)
     assert not isinstance(err.value, ExprError)  # its own error type, not a parse error
-    assert checked_scale("y * (2 + sin(x))", options=FRESH).certificate.overall == "VALID (tested)"
+    assert checked_scale("y * (2 + sin(x + 1.5707))", options=FRESH).certificate.overall == "VALID (tested)"
     assert checked_scale("mla", options=FRESH, require_proof=True).proved
 
 

@@ -12,12 +12,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
+import z3
 
 from agents import ppo as ppo_module
 from derivations import runner as prove
@@ -61,6 +63,15 @@ def test_an_unsound_exp_axiom_fails_the_controls_claim(monkeypatch: pytest.Monke
     cert = prove.certificate("controls")
     assert cert["verdict"] == "failed"
     assert any("exp(t) ≥ 1 + 2t" in p for p in cert["problems"]), cert["problems"]
+
+
+def test_a_sin_window_past_half_pi_fails_the_controls_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """smt-sin-window-wide: sin increasing (and cos positive) on [-1.6, 1.6], past pi/2."""
+    monkeypatch.setattr(smt, "HALF_PI_BELOW", z3.RealVal(Fraction(16, 10)))
+    cert = prove.certificate("controls")
+    assert cert["verdict"] == "failed"
+    assert any("sin increasing on [−1.58, 1.58]" in p for p in cert["problems"]), cert["problems"]
+    assert any("cos t > 0 for |t| < 1.58" in p for p in cert["problems"]), cert["problems"]
 
 
 def test_the_inverted_importance_ratio_in_the_trainer_fails_the_trainer_claim(monkeypatch: pytest.MonkeyPatch) -> None:
