@@ -18,10 +18,24 @@ def conflict_markers(data: bytes, where: str) -> list[str]:
     return [f"{where}:{data.count(newline, 0, m.start()) + 1}" for m in MARKER.finditer(data)]
 
 
+# what is not the project's own text when the tree is a copy without .git (benchmarks/mutate.py's copies)
+UNTRACKED = {".venv", "build", "runs", "out", ".gpu_check", "__pycache__", ".mypy_cache", ".pytest_cache",
+             ".ruff_cache", ".hypothesis"}
+
+
+def project_files() -> list[str]:
+    """The tracked files (``git ls-files``), or in a copy without .git every file outside :data:`UNTRACKED`."""
+    if (ROOT / ".git").exists():
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        return [p for p in listed.decode().split("\0") if p]
+    return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+            if p.is_file() and not UNTRACKED & set(p.relative_to(ROOT).parts[:-1])
+            and not any(part.endswith(".egg-info") for part in p.relative_to(ROOT).parts)]
+
+
 def test_no_tracked_file_has_conflict_markers() -> None:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    paths = [p for p in listed.decode().split("\0") if p]
-    assert len(paths) > 100, f"git ls-files listed {len(paths)} files: not this repository's checkout"
+    paths = project_files()
+    assert len(paths) > 100 and "pyproject.toml" in paths, f"{len(paths)} files found: not this repository"
     problems: list[str] = []
     for rel in paths:
         path = ROOT / rel
