@@ -535,7 +535,7 @@ def _deltas(f: sympy.Expr) -> list[Fraction]:
 def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
     import z3
 
-    from pgcheck.smt import Unsupported, model_value
+    from pgcheck.smt import Unsupported, abs_term, model_value
 
     t0 = time.perf_counter()
     deltas = _deltas(f)
@@ -549,7 +549,7 @@ def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Cond
             f1, f2 = enc.instance(f, x1, y), enc.instance(f, x2, y)
             s.add(*enc.axioms)
             d = z3.RealVal(delta)
-            s.add(-d <= x1, x1 < x2, x2 <= d, z3.If(f1 >= 0, f1, -f1) > z3.If(f2 >= 0, f2, -f2))
+            s.add(-d <= x1, x1 < x2, x2 <= d, abs_term(f1) > abs_term(f2))
             status = str(s.check())
             if status == "unsat":
                 return _result("2", "proved", _z3_method(enc, True), t0,

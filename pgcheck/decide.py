@@ -70,15 +70,23 @@ def _refine(attempt: Callable[[int], T], what: Callable[[], str]) -> T:
     raise Undecided(f"cannot decide {what()}: {last}")
 
 
+def _refine_or_zero(attempt: Callable[[int], T], what: Callable[[], str], e: sympy.Basic, env: Point | None,
+                    if_zero: T) -> T:
+    """:func:`_refine`, and when intervals cannot settle it (an exact 0 never has a strict enclosure)
+    ``if_zero`` if ``e`` is proved to be exactly 0 there."""
+    try:
+        return _refine(attempt, what)
+    except Undecided:
+        if proved_zero(e, env):
+            return if_zero
+        raise
+
+
 def sign(e: sympy.Basic, env: Point | None = None) -> int:
     """The sign of ``e`` (a constant, or ``e`` at the point ``env``): 1, -1, or 0 only when it is exactly 0.
     Raises :class:`Undefined` when ``e`` has no value there, :class:`Undecided` when it cannot be settled."""
-    try:
-        return _refine(lambda prec: sign_of(enclose.evaluate(e, env, prec)), lambda: f"the sign of {symbols.render(e)}")
-    except Undecided:
-        if proved_zero(e, env):
-            return 0
-        raise
+    return _refine_or_zero(lambda prec: sign_of(enclose.evaluate(e, env, prec)),
+                           lambda: f"the sign of {symbols.render(e)}", e, env, if_zero=0)
 
 
 def sign_difference(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> int:
@@ -194,12 +202,7 @@ def nonnegative(e: sympy.Basic, env: Point | None = None) -> bool:
         if v.b < 0:
             return False
         raise enclose.Unsure("an interval that reaches below 0 and above it")
-    try:
-        return _refine(attempt, lambda: f"whether {symbols.render(e)} >= 0")
-    except Undecided:
-        if proved_zero(e, env):
-            return True
-        raise
+    return _refine_or_zero(attempt, lambda: f"whether {symbols.render(e)} >= 0", e, env, if_zero=True)
 
 
 def violated(guard: sympy.Basic, operand: sympy.Basic, kind: str, x: Fraction, y: Fraction) -> bool:

@@ -89,14 +89,18 @@ class Encoder:
         self._fresh += 1
         return z3.Real(f"{stem}!{self._fresh}")
 
-    def relate(self, kind: str, arg: Any, var: Any, increasing: bool = True) -> None:
+    def relate(self, kind: str, arg: Any, var: Any, increasing: bool = True,
+               pairwise: Callable[[Any, Any, Any, Any], list[Any]] | None = None) -> None:
         """Relate a new instance of a function to all earlier ones: equal arguments give equal values
-        (it is a function), and for a strictly increasing function order is preserved."""
+        (it is a function), for a strictly increasing function order is preserved, and ``pairwise(a, v, b, w)``
+        adds the facts a function states about two of its instances (v = g(a), w = g(b))."""
         for other_arg, other_var in self._instances.setdefault(kind, []):
             self.axioms.append(z3.Implies(arg == other_arg, var == other_var))
             if increasing:
                 self.axioms.append(z3.Implies(arg < other_arg, var < other_var))
                 self.axioms.append(z3.Implies(arg > other_arg, var > other_var))
+            if pairwise is not None:
+                self.axioms += pairwise(arg, var, other_arg, other_var)
         self._instances[kind].append((arg, var))
 
     def constant(self, e: sympy.Expr) -> Any:
@@ -157,8 +161,7 @@ class Encoder:
                 out = z3.If(a > out, a, out) if isinstance(e, sympy.Max) else z3.If(a < out, a, out)
             return out
         if isinstance(e, sympy.Abs):
-            a = sub(e.args[0])
-            return z3.If(a >= 0, a, -a)
+            return abs_term(sub(e.args[0]))
         if isinstance(e, sympy.sign):
             a = sub(e.args[0])
             return z3.If(a > 0, z3.RealVal(1), z3.If(a < 0, z3.RealVal(-1), z3.RealVal(0)))
@@ -250,29 +253,31 @@ class Encoder:
 
     def sin(self, a: Any) -> Any:
         v = self.fresh("sin")
-        self.axioms += [v >= -1, v <= 1, v <= _abs(a), -v <= _abs(a), z3.Implies(a == 0, v == 0),
+        self.axioms += [v >= -1, v <= 1, v <= abs_term(a), -v <= abs_term(a), z3.Implies(a == 0, v == 0),
                         z3.Implies(z3.And(a > 0, a <= PI_BELOW), v > 0),
                         z3.Implies(z3.And(a < 0, a >= -PI_BELOW), v < 0)]
-        for b, w in self._instances.get("sin", []):
+
+        def pairwise(a: Any, v: Any, b: Any, w: Any) -> list[Any]:
             # |sin'| <= 1, and sin' = cos > 0 on (-pi/2, pi/2), which [-1.57, 1.57] is inside
-            self.axioms += [_abs(v - w) <= _abs(a - b),
-                            z3.Implies(z3.And(a >= -HALF_PI_BELOW, a < b, b <= HALF_PI_BELOW), v < w),
-                            z3.Implies(z3.And(b >= -HALF_PI_BELOW, b < a, a <= HALF_PI_BELOW), w < v)]
-        self.relate("sin", a, v, increasing=False)
+            return [abs_term(v - w) <= abs_term(a - b),
+                    *_monotone_on(-HALF_PI_BELOW, HALF_PI_BELOW, a, v, b, w, increasing=True)]
+
+        self.relate("sin", a, v, increasing=False, pairwise=pairwise)
         self.used.add("sin")
         return v
 
     def cos(self, a: Any) -> Any:
         v = self.fresh("cos")
         self.axioms += [v >= -1, v <= 1, v >= 1 - a * a / 2, z3.Implies(a == 0, v == 1),
-                        z3.Implies(_abs(a) < HALF_PI_BELOW, v > 0)]
-        for b, w in self._instances.get("cos", []):
+                        z3.Implies(abs_term(a) < HALF_PI_BELOW, v > 0)]
+
+        def pairwise(a: Any, v: Any, b: Any, w: Any) -> list[Any]:
             # |cos'| <= 1, and cos' = -sin < 0 on (0, pi), > 0 on (-pi, 0)
-            lo, hi, lo_v, hi_v = z3.If(a < b, a, b), z3.If(a < b, b, a), z3.If(a < b, v, w), z3.If(a < b, w, v)
-            self.axioms += [_abs(v - w) <= _abs(a - b),
-                            z3.Implies(z3.And(a != b, lo >= 0, hi <= PI_BELOW), lo_v > hi_v),
-                            z3.Implies(z3.And(a != b, lo >= -PI_BELOW, hi <= 0), lo_v < hi_v)]
-        self.relate("cos", a, v, increasing=False)
+            return [abs_term(v - w) <= abs_term(a - b),
+                    *_monotone_on(z3.RealVal(0), PI_BELOW, a, v, b, w, increasing=False),
+                    *_monotone_on(-PI_BELOW, z3.RealVal(0), a, v, b, w, increasing=True)]
+
+        self.relate("cos", a, v, increasing=False, pairwise=pairwise)
         self.used.add("cos")
         return v
 
@@ -297,8 +302,17 @@ PI_BELOW = z3.RealVal(Fraction(314, 100))
 HALF_PI_BELOW = z3.RealVal(Fraction(157, 100))
 
 
-def _abs(t: Any) -> Any:
+def abs_term(t: Any) -> Any:
+    """|t| as a z3 term."""
     return z3.If(t >= 0, t, -t)
+
+
+def _monotone_on(lo: Any, hi: Any, a: Any, v: Any, b: Any, w: Any, increasing: bool) -> list[Any]:
+    """Facts for a function strictly monotone on [lo, hi], given v = g(a) and w = g(b): when both arguments
+    lie in the window, their order carries over to the values (reversed when decreasing)."""
+    def ordered(s: Any, fs: Any, t: Any, ft: Any) -> Any:  # lo <= s < t <= hi
+        return z3.Implies(z3.And(lo <= s, s < t, t <= hi), fs < ft if increasing else fs > ft)
+    return [ordered(a, v, b, w), ordered(b, w, a, v)]
 
 
 def _coarsen(lo: Fraction, hi: Fraction, bits: int = 160) -> tuple[Fraction, Fraction]:
