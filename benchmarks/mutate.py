@@ -38,8 +38,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = Path(__file__).resolve().parent / "mutants.toml"
-IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-                                ".hypothesis", "*.egg-info", "runs", "out")
+# folders that are not the project's own text: never copied (tests/test_repository.py reads this list too)
+UNTRACKED = (".venv", "build", "runs", "out", ".gpu_check", "__pycache__", ".mypy_cache", ".pytest_cache",
+             ".ruff_cache", ".hypothesis")
+IGNORE = shutil.ignore_patterns(".git", "*.egg-info", *UNTRACKED)
 
 # the test files that exercise each mutated file (stage 2)
 TARGETED: dict[str, list[str]] = {

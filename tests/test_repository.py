@@ -3,6 +3,7 @@ merge of the GPU branch: its conflict markers were committed and read as ignore 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 from pathlib import Path
@@ -18,18 +19,24 @@ def conflict_markers(data: bytes, where: str) -> list[str]:
     return [f"{where}:{data.count(newline, 0, m.start()) + 1}" for m in MARKER.finditer(data)]
 
 
-# what is not the project's own text when the tree is a copy without .git (benchmarks/mutate.py's copies)
-UNTRACKED = {".venv", "build", "runs", "out", ".gpu_check", "__pycache__", ".mypy_cache", ".pytest_cache",
-             ".ruff_cache", ".hypothesis"}
+def _untracked() -> set[str]:
+    """The folders benchmarks/mutate.py leaves out of its copies (the trees without .git this test runs in)."""
+    spec = importlib.util.spec_from_file_location("_mutate_harness", ROOT / "benchmarks" / "mutate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return set(module.UNTRACKED)
 
 
 def project_files() -> list[str]:
-    """The tracked files (``git ls-files``), or in a copy without .git every file outside :data:`UNTRACKED`."""
+    """The tracked files (``git ls-files``), or in a copy without .git every file outside the folders that
+    benchmarks/mutate.py leaves out."""
     if (ROOT / ".git").exists():
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
         return [p for p in listed.decode().split("\0") if p]
+    untracked = _untracked()
     return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
-            if p.is_file() and not UNTRACKED & set(p.relative_to(ROOT).parts[:-1])
+            if p.is_file() and not untracked & set(p.relative_to(ROOT).parts[:-1])
             and not any(part.endswith(".egg-info") for part in p.relative_to(ROOT).parts)]
 
 
