@@ -362,9 +362,11 @@ class _Translator:
                                       f"(limit |exponent| <= {MAX_EXPONENT})")
             e_sign = self.sign(node, exponent)
             if isinstance(base, sympy.Rational) and base != 0 and isinstance(exponent, sympy.Rational):
-                bits = base.p.bit_length() + base.q.bit_length()
+                # bits of |p|^n and q^n; a factor of 1 stays 1 however large n (1**100000 is 1)
+                bits = sum(v.bit_length() for v in (abs(int(base.p)), int(base.q)) if v > 1)
                 if bits * abs(exponent) > 4096:
-                    raise self.fail(node, "constant power is too large (the result would exceed ~1e1200)")
+                    raise self.fail(node, "constant power is too large "
+                                          "(its numerator or denominator would exceed ~1e1200)")
             if isinstance(exponent, sympy.Integer):
                 if int(exponent) < 0 and not self.need(node, base, "nonzero", "the power"):
                     raise self.fail(node, "0 raised to a non-positive power is undefined")

@@ -205,8 +205,10 @@ def test_a_constant_power_is_one_exact_number_whatever_its_exponent() -> None:
     assert parse("y * 10**-100").expr == Y / sympy.Integer(10) ** 100     # as exact as 1e-100
     assert parse("y * 1e-100").expr == parse("y * 10**-100").expr
     assert parse("(-2)**-101 * y").expr == -Y / sympy.Integer(2) ** 101
+    assert parse("y * 1**100000").expr == Y and parse("y * (-1)**100001").expr == -Y  # ±1 stays small
     for text, message in (("y * (1 + x)**100", "exponent 100 is too large"),      # powers of x and y: limited
                           ("y * 10**(10**6)", "constant power is too large"),     # and constants by their size
+                          ("y * (1/2)**100000", "its numerator or denominator would exceed"),
                           ("0**-100 * y", "0 raised to a non-positive power")):
         with pytest.raises(ExprError, match=message):
             parse(text)
