@@ -525,11 +525,28 @@ def _branch_points(f: sympy.Expr) -> list[Fraction]:
     return out
 
 
+def _turning_points(f: sympy.Expr) -> list[Fraction]:
+    """Certified lower bounds on |r| for the non-zero points r where ∂f/∂x may change sign for every y at
+    once: the factor of ∂f/∂x that depends on x alone keeps its sign on [-r, r] (|y|(2 + sin(x + c)) turns
+    at π/2 − c, so property 2 can only hold inside it)."""
+    try:
+        x_part, _ = sympy.diff(f, X).as_independent(Y, as_Add=False)
+    except (TypeError, ValueError, NotImplementedError):
+        return []
+    if X not in x_part.free_symbols or x_part.has(sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign):
+        return []  # the kinks of non-smooth parts are _branch_points'
+    radius = _root_free_radius(x_part)
+    return [] if radius is None else [radius]
+
+
 def _deltas(f: sympy.Expr) -> list[Fraction]:
     """The neighbourhoods tried for property 2: exact positive rationals, largest first (the fixed ones,
-    and one inside the nearest branch point of f that depends on x alone)."""
+    one inside the nearest branch point of f that depends on x alone, and one inside the nearest turning
+    point of f in x that does not depend on y)."""
     near = [d for d in (_nice_below(r / 2) for r in _branch_points(f) if r > 0) if d < DELTAS[0]]
-    return sorted({d for d in DELTAS + ([min(near)] if near else []) if d > 0}, reverse=True)
+    turn = [d for d in (_nice_below(r) for r in _turning_points(f) if r > 0) if d < DELTAS[-1]]
+    extra = ([min(near)] if near else []) + ([min(turn)] if turn else [])
+    return sorted({d for d in DELTAS + extra if d > 0}, reverse=True)
 
 
 def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:

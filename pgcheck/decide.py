@@ -172,6 +172,20 @@ def proved_zero(e: sympy.Basic, env: Point | None = None) -> bool:
         return False
 
 
+def equal_at(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> bool:
+    """True only when a(env_a) = b(env_b) is *proved* by exact algebra (both points bind rationals): the
+    equality that interval arithmetic can never show for a transcendental value, as 3 - cos(1/1000) twice."""
+    def at_point(e: sympy.Basic, env: Point) -> sympy.Basic | None:
+        if not all(isinstance(v, Fraction) for v in env.values()):
+            return None
+        return e.xreplace({s: sympy.Rational(v.numerator, v.denominator) for s, v in env.items()
+                           if isinstance(v, Fraction)})
+    va, vb = at_point(a, env_a), at_point(b, env_b)
+    if va is None or vb is None:
+        return False
+    return va == vb or proved_zero(sympy.Add(va, -vb))
+
+
 def satisfied(guard: sympy.Basic, operand: sympy.Basic, kind: str, env: Point) -> bool:
     """True only when, at ``env`` (a point, or a box of intervals), the partial operation certainly is
     defined: its guard is certainly false there, or its operand certainly is ``kind``."""

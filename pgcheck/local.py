@@ -157,10 +157,12 @@ class _Side:
 
 def _abs_value_sign(a: sympy.Expr, pa: dict[sympy.Symbol, enclose.Num], b: sympy.Expr,
                     pb: dict[sympy.Symbol, enclose.Num]) -> int | None:
+    """The sign of |a(pa)| - |b(pb)|, or None; 0 also when intervals cannot settle it but a(pa) = b(pb) is
+    proved exactly (a branch-free f is its own branch at 0, and |f(0)| - |f(0)| has no strict enclosure)."""
     try:
         return decide.sign_difference(sympy.Abs(a), pa, sympy.Abs(b), pb)
     except (decide.Undecided, decide.Undefined, decide.TooLarge):
-        return None
+        return 0 if decide.equal_at(a, pa, b, pb) else None
 
 
 def refute(f: sympy.Expr, y0: Fraction, seconds: float = 2.0,

@@ -26,15 +26,21 @@ from pgcheck import decide, enclose
 from pgcheck.errors import PgcheckError
 from pgcheck.symbols import X, Y, is_constant
 
+# rationals strictly below pi and pi/2 (3.1415926..., 1.5707963...), so the windows of sin and cos hold for
+# the real functions
+PI_BELOW = z3.RealVal(Fraction(314159, 100000))
+HALF_PI_BELOW = z3.RealVal(Fraction(157079, 100000))
+_PI, _HALF_PI = PI_BELOW.as_decimal(5), HALF_PI_BELOW.as_decimal(5)
+
 ABSTRACTION_FACTS: dict[str, str] = {
     "exp": "exp as a positive strictly increasing function with exp(t) >= 1 + t, exp(t)(1 - t) <= 1 "
            "for t < 1, exp(0) = 1",
     "log": "log on (0, inf) as a strictly increasing function with 1 - 1/t <= log(t) <= t - 1, log(1) = 0",
     "tanh": "tanh as a strictly increasing odd-signed function into (-1, 1) with |tanh(t)| <= |t|",
     "sin": "sin as a 1-Lipschitz function into [-1, 1] with |sin(t)| <= |t|, sin(0) = 0, the sign of t for "
-           "0 < |t| <= 3.14, strictly increasing on [-1.57, 1.57]",
+           f"0 < |t| <= {_PI}, strictly increasing on [-{_HALF_PI}, {_HALF_PI}]",
     "cos": "cos as a 1-Lipschitz function into [-1, 1] with cos(t) >= 1 - t^2/2, cos(0) = 1, positive for "
-           "|t| < 1.57, strictly decreasing on [0, 3.14] and increasing on [-3.14, 0]",
+           f"|t| < {_HALF_PI}, strictly decreasing on [0, {_PI}] and increasing on [-{_PI}, 0]",
     "const": "transcendental constants as rational intervals certified by interval arithmetic (outward "
              "rounding, width below 1e-30 relative)",
     "undefined-const": "a constant with no real value (in a branch the domain check covers) as an "
@@ -297,9 +303,6 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
-# rationals strictly below pi and pi/2 (3.14159..., 1.57079...), so the windows above hold for the real functions
-PI_BELOW = z3.RealVal(Fraction(314, 100))
-HALF_PI_BELOW = z3.RealVal(Fraction(157, 100))
 
 
 def abs_term(t: Any) -> Any:

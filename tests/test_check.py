@@ -150,17 +150,35 @@ def test_a_cached_certificate_states_this_inputs_parameters(tmp_path: Path,
 
 
 def test_unprovable_but_true_is_undecided_not_refuted() -> None:
-    # |y| (2 + sin(x + 1.5707)) increases on [-δ, δ] only for δ < pi/2 - 1.5707 ≈ 9.6e-5: true, but the
-    # abstraction knows sin increasing only on [-1.57, 1.57], and the δ tried are larger
-    cert = validate("y * (2 + sin(x + 1.5707))", options=FRESH)
+    # |y| (2 + sin(x + 1.5707963)) increases on [-δ, δ] only for δ < pi/2 - 1.5707963 ≈ 2.7e-8: true, but
+    # the abstraction knows sin increasing only on [-1.57079, 1.57079], which x + 1.5707963 leaves
+    cert = validate("y * (2 + sin(x + 1.5707963))", options=FRESH)
     assert cert.property("1b").verdict == "proved"
     assert cert.property("2").verdict == "undecided"
     assert cert.overall == "VALID (tested)"
 
 
+def test_a_turning_point_of_f_in_x_sets_the_neighbourhood_of_property_2() -> None:
+    # ∂f/∂x = y cos(x + 1.5707) first vanishes at x = pi/2 - 1.5707 ≈ 9.6e-5, below every fixed δ: the δ tried
+    # inside it proves property 2; just past pi/2 the same form decreases at 0 and is refuted
+    proved = validate("y * (2 + sin(x + 1.5707))", options=FRESH).property("2")
+    assert proved.verdict == "proved" and "1e-06" in (proved.neighbourhood or "")
+    assert validate("y * (2 + sin(x + 1.57079633))", options=FRESH).property("2").verdict == "refuted"
+
+
+@pytest.mark.parametrize(("text", "verdict"), [
+    ("y * (3 - cos(x - 0.001))", "refuted"), ("y * (2 + exp(-(x + 0.01)**2))", "refuted"),
+    ("y * (2 + cos(x - 3.1417))", "refuted"),
+    ("y * (3 - cos(x + 0.001))", "proved"), ("y * (2 + exp(-(x - 0.01)**2))", "proved")])  # controls: true
+def test_a_smooth_transcendental_f_that_decreases_at_zero_is_refuted(text: str, verdict: str) -> None:
+    # |f(0, y0)| = 3 - cos(1/1000) has no strict interval for |f(0)| - |f(0)|: only exact algebra shows the
+    # branch-free f is its own branch at 0 (decide.equal_at); before, these were undecided
+    assert validate(text, options=FRESH).property("2").verdict == verdict
+
+
 @pytest.mark.parametrize("text", ["y * (2 + sin(x))", "y + sin(y)", "y * (2 + cos(x - 1))", "y * exp(sin(x))"])
 def test_sin_and_cos_are_proved_through_their_monotone_windows_and_lipschitz_bound(text: str) -> None:
-    # sin increasing on [-1.57, 1.57], cos on [-3.14, 0], both 1-Lipschitz (pgcheck.smt)
+    # sin increasing on [-1.57079, 1.57079], cos on [-3.14159, 0], both 1-Lipschitz (pgcheck.smt)
     assert validate(text, options=FRESH).overall == "VALID"
 
 
@@ -193,9 +211,9 @@ def test_checked_scale_only_from_the_validator() -> None:
     with pytest.raises(InvalidScaleError, match=r"is INVALID: property 1a .* is refuted"):
         checked_scale("y + 1", options=FRESH)
     with pytest.raises(UnprovedScaleError, match=r"VALID \(tested\), not proved \(2 undecided\)") as err:
-        checked_scale("y * (2 + sin(x + 1.5707))", options=FRESH, require_proof=True)
+        checked_scale("y * (2 + sin(x + 1.5707963))", options=FRESH, require_proof=True)
     assert not isinstance(err.value, ExprError)  # its own error type, not a parse error
-    assert checked_scale("y * (2 + sin(x + 1.5707))", options=FRESH).certificate.overall == "VALID (tested)"
+    assert checked_scale("y * (2 + sin(x + 1.5707963))", options=FRESH).certificate.overall == "VALID (tested)"
     assert checked_scale("mla", options=FRESH, require_proof=True).proved
 
 

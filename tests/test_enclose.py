@@ -101,3 +101,18 @@ def test_nonnegative_needs_no_strict_sign() -> None:
         decide.nonnegative(X + sympy.Rational(1, 20), left)
     assert decide.satisfied(sympy.true, X**2, "nonnegative", left)
     assert not decide.satisfied(sympy.true, X**2, "positive", left)   # x = 0 is in the box
+
+
+def test_equal_at_proves_what_intervals_cannot() -> None:
+    from pgcheck import decide
+    from pgcheck.symbols import X
+    g = 3 - sympy.cos(X - sympy.Rational(1, 1000))
+    zero = decide.at(Fraction(0))
+    with pytest.raises(decide.Undecided):                     # |g(0)| - |g(0)|: no strict enclosure
+        decide.sign_difference(sympy.Abs(g), zero, sympy.Abs(g), zero)
+    assert decide.equal_at(g, zero, g, zero)
+    assert decide.equal_at(sympy.sin(2 * X), decide.at(Fraction(1, 2)), 2 * sympy.sin(X) * sympy.cos(X),
+                           decide.at(Fraction(1, 2)))        # sin 1 = 2 sin(1/2) cos(1/2), by algebra
+    assert not decide.equal_at(g, zero, g, decide.at(Fraction(1, 10**30)))  # negative control: 1e-30 apart
+    assert not decide.equal_at(g, {X: enclose.interval(Fraction(0), Fraction(1), 64)}, g, zero)  # a box
+
