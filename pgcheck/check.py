@@ -533,7 +533,7 @@ def _turning_points(f: sympy.Expr) -> list[Fraction]:
         x_part, _ = sympy.diff(f, X).as_independent(Y, as_Add=False)
     except (TypeError, ValueError, NotImplementedError):
         return []
-    if X not in x_part.free_symbols or x_part.has(sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign):
+    if X not in x_part.free_symbols or x_part.has(*local.NONSMOOTH):
         return []  # the kinks of non-smooth parts are _branch_points'
     radius = _root_free_radius(x_part)
     return [] if radius is None else [radius]
@@ -547,6 +547,28 @@ def _deltas(f: sympy.Expr) -> list[Fraction]:
     turn = [d for d in (_nice_below(r) for r in _turning_points(f) if r > 0) if d < DELTAS[-1]]
     extra = ([min(near)] if near else []) + ([min(turn)] if turn else [])
     return sorted({d for d in DELTAS + extra if d > 0}, reverse=True)
+
+
+def _separable_monotone(f: sympy.Expr, conditions: tuple[Condition, ...]) -> Fraction | None:
+    """The largest h tried for which property 2 on [-h, h] follows from certified interval arithmetic alone,
+    or None. For f = u(y)·g(x), |f(·, y)| = |u(y)|·|g|, so it is enough that g has a strict sign s on [-h, h]
+    and s·g' >= 0 there (g' enclosed on the closed interval: g is differentiable, and the mean value theorem
+    makes |g| = s·g non-decreasing). z3's abstractions miss such cases (y*(2 + x - x**2*exp(x)))."""
+    g, u = f.as_independent(Y, as_Add=False)
+    if X in u.free_symbols or X not in g.free_symbols or g.has(*local.NONSMOOTH):
+        return None
+    slope = sympy.diff(g, X)
+    for h in local.HS:
+        box: dict[sympy.Symbol, enclose.Num] = {X: enclose.interval(-h, h, 2048)}
+        try:
+            s = decide.sign(g, box)
+            if s != 0 and decide.nonnegative(s * slope, box) \
+                    and all(decide.satisfied(c.guard, c.operand, c.kind, box) for c in conditions):
+                return h
+        except (decide.Undecided, decide.Undefined, decide.TooLarge, enclose.NoEnclosure, TypeError, ValueError,
+                ArithmeticError, RecursionError):
+            continue  # nothing certified at this h
+    return None
 
 
 def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Condition, ...] = ()) -> PropertyResult:
@@ -575,6 +597,11 @@ def _prop_2(f: sympy.Expr, fn: ArrayFn, options: Options, conditions: tuple[Cond
                 y_candidates.append(model_value(s.model(), y))
     except Unsupported as exc:
         why = f"z3 cannot encode it ({exc})"
+    h = _separable_monotone(f, conditions)
+    if h is not None:
+        return _result("2", "proved", "certified interval arithmetic: f = u(y)·g(x) with g of strict sign s and "
+                       "s·g' >= 0 on the closed neighbourhood (mean value theorem)", t0,
+                       neighbourhood=f"[-{decide.fmt(h)}, {decide.fmt(h)}] for every y")
     end = time.monotonic() + REFUTE_SECONDS
     tried: set[Fraction] = set()
 
@@ -670,7 +697,6 @@ def _tested(prop: str, fn: ArrayFn, options: Options) -> PropertyResult:
 
 
 _F_ML = sympy.exp(X) * (sympy.exp(Y) - 1)
-_NONSMOOTH = (sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign)
 
 
 class NoTaylor(PgcheckError, ValueError):
@@ -714,7 +740,7 @@ def taylor2_polynomial(expr: sympy.Expr) -> sympy.Expr:
     (±h, ±h), h = 1e-25, must agree with each other and with (0, 0) (a summary for people, not a proof
     of differentiability)."""
     h = Fraction(1, 10**25)
-    nonsmooth = expr.has(*_NONSMOOTH)
+    nonsmooth = expr.has(*local.NONSMOOTH)
     quadrants = [decide.point(a, b) for a, b in [(h, h), (-h, h), (h, -h), (-h, -h)]]
     terms: list[sympy.Expr] = []
     for i, j in [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]:
@@ -752,7 +778,7 @@ def taylor_ml() -> str:
 def symbolic_form(expr: sympy.Expr) -> str:
     """sympy's simplest form of f when simplification is cheap and helps, else its canonical print (κ
     constants written out)."""
-    if sympy.count_ops(expr) <= 40 and not expr.has(*_NONSMOOTH):
+    if sympy.count_ops(expr) <= 40 and not expr.has(*local.NONSMOOTH):
         try:
             simpler = deadline.limited(lambda: sympy.simplify(sympy.piecewise_fold(expr)), SIMPLIFY_SECONDS)
             return symbols.render(simpler if sympy.count_ops(simpler) < sympy.count_ops(expr) else expr)
@@ -881,8 +907,24 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "pgcheck" / "certificates"
 
 
+_FINGERPRINT: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """A hash of the source of every module of :mod:`pgcheck` (the validator's code, as it is now). Cached
+    certificates are keyed on it as well as on the version: a verdict reached by other code, an older or
+    edited checkout of the same version, is never served (it may be one a later fix would not reach)."""
+    if not _FINGERPRINT:
+        h = hashlib.sha256(__version__.encode())
+        for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+            h.update(path.relative_to(Path(__file__).resolve().parent).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+        _FINGERPRINT.append(h.hexdigest()[:16])
+    return _FINGERPRINT[0]
+
+
 def _cache_path(chash: str, options: Options) -> Path:
-    key = hashlib.sha256(f"{chash}/{options.key()}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{chash}/{options.key()}/{code_fingerprint()}".encode()).hexdigest()[:32]
     return _cache_dir() / f"{key}.json"
 
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # pgcheck.expr imports pgcheck.decide; the conditions are onl
 
 HS = [Fraction(1, 10**k) for k in (1, 2, 4, 6, 8, 12, 16, 24, 32, 48)]
 MAX_ORDER = 96
-_NONSMOOTH = (sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign)
+# the nodes that make a branch choice: f is one smooth formula only where all of them are decided
+NONSMOOTH = (sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs, sympy.sign)
 
 
 class _GiveUp(Exception):
@@ -124,7 +125,7 @@ class _Side:
 
     def resolve(self, e: sympy.Basic) -> sympy.Expr:
         """e with every branch decided on the punctured side interval; raises _GiveUp when one is not."""
-        if not e.has(*_NONSMOOTH):
+        if not e.has(*NONSMOOTH):
             return e
         if isinstance(e, sympy.Piecewise):
             for value, cond in e.args:

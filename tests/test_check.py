@@ -21,6 +21,7 @@ from pgcheck.expr import ExprError, X, Y, parse
 from pgcheck.search import Budget
 
 FRESH = Options(use_cache=False)
+UNPROVABLE = "y * (2 + y**2 + sin(x + 1.5707963))"   # true, and beyond pgcheck's proof methods (see below)
 
 
 @pytest.mark.parametrize("name", list(scales.REGISTRY))
@@ -150,9 +151,11 @@ def test_a_cached_certificate_states_this_inputs_parameters(tmp_path: Path,
 
 
 def test_unprovable_but_true_is_undecided_not_refuted() -> None:
-    # |y| (2 + sin(x + 1.5707963)) increases on [-δ, δ] only for δ < pi/2 - 1.5707963 ≈ 2.7e-8: true, but
-    # the abstraction knows sin increasing only on [-1.57079, 1.57079], which x + 1.5707963 leaves
-    cert = validate("y * (2 + sin(x + 1.5707963))", options=FRESH)
+    # |y| (2 + y² + sin(x + 1.5707963)) increases on [-δ, δ] only for δ < pi/2 - 1.5707963 ≈ 2.7e-8: true, but
+    # z3's abstraction knows sin increasing only on [-1.57079, 1.57079], which x + 1.5707963 leaves, and f is
+    # not a product u(y)·g(x) for the interval argument (which proves y * (2 + sin(x + 1.5707963)))
+    assert validate("y * (2 + sin(x + 1.5707963))", options=FRESH).property("2").verdict == "proved"
+    cert = validate(UNPROVABLE, options=FRESH)
     assert cert.property("1b").verdict == "proved"
     assert cert.property("2").verdict == "undecided"
     assert cert.overall == "VALID (tested)"
@@ -164,6 +167,18 @@ def test_a_turning_point_of_f_in_x_sets_the_neighbourhood_of_property_2() -> Non
     proved = validate("y * (2 + sin(x + 1.5707))", options=FRESH).property("2")
     assert proved.verdict == "proved" and "1e-06" in (proved.neighbourhood or "")
     assert validate("y * (2 + sin(x + 1.57079633))", options=FRESH).property("2").verdict == "refuted"
+
+
+def test_property_2_of_a_product_u_y_times_g_x_is_proved_by_certified_intervals() -> None:
+    from pgcheck import check
+    for text in ("y * (2 + x - x**2 * exp(x))", "y * (1 + x * exp(-1000 * x))"):  # beyond z3's exp abstraction
+        prop = validate(text, options=FRESH).property("2")
+        assert prop.verdict == "proved" and "interval" in prop.method, (text, prop)
+    # negative controls: false (g decreases somewhere in every [-h, h]), and not a product
+    for text in ("y * (1 + x**2)", "y * (3 - cos(x - 0.001))", "exp(y) * (3 - x)", UNPROVABLE):
+        assert check._separable_monotone(parse(text).expr, ()) is None, text
+    h = check._separable_monotone(parse("y * (2 + x - x**2 * exp(x))").expr, ())
+    assert h is not None and h > 0
 
 
 @pytest.mark.parametrize(("text", "verdict"), [
@@ -211,9 +226,9 @@ def test_checked_scale_only_from_the_validator() -> None:
     with pytest.raises(InvalidScaleError, match=r"is INVALID: property 1a .* is refuted"):
         checked_scale("y + 1", options=FRESH)
     with pytest.raises(UnprovedScaleError, match=r"VALID \(tested\), not proved \(2 undecided\)") as err:
-        checked_scale("y * (2 + sin(x + 1.5707963))", options=FRESH, require_proof=True)
+        checked_scale(UNPROVABLE, options=FRESH, require_proof=True)
     assert not isinstance(err.value, ExprError)  # its own error type, not a parse error
-    assert checked_scale("y * (2 + sin(x + 1.5707963))", options=FRESH).certificate.overall == "VALID (tested)"
+    assert checked_scale(UNPROVABLE, options=FRESH).certificate.overall == "VALID (tested)"
     assert checked_scale("mla", options=FRESH, require_proof=True).proved
 
 
@@ -243,6 +258,18 @@ def test_certificate_round_trips_and_is_cached() -> None:
     # The same function written out by hand has the same canonical form and hash.
     by_hand = validate("y * max(1 + 0.25 * x + 0.75 * y, max(1 + 0.25 * x, 0) / 2)", options=FRESH)
     assert by_hand.canonical_hash == first.canonical_hash
+
+
+def test_a_certificate_cached_by_other_code_is_not_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgcheck import check
+    monkeypatch.setenv("PGCHECK_CACHE_DIR", str(tmp_path))
+    validate("2 * y", options=Options())
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    validate("2 * y", options=Options())           # control: the same code reads the one it wrote
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    monkeypatch.setattr(check, "_FINGERPRINT", ["edited-validator"])
+    validate("2 * y", options=Options())           # as after a fix to the validator: checked again
+    assert len(list(tmp_path.glob("*.json"))) == 2
 
 
 def test_taylor_expansion_is_reported_next_to_ml() -> None:
