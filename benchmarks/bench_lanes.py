@@ -236,7 +236,7 @@ def main() -> None:
     start = time.perf_counter()
     loads = [os.getloadavg()[0]]
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; CPUs: {os.cpu_count()}; "
-          f"SB3 {sb3 or 'not installed: (a) is skipped'}; {rounds} round(s)", flush=True)
+          f"SB3 {sb3 or 'not installed (pip install -e .[peers]): (a) is skipped'}; {rounds} round(s)", flush=True)
     cli_updates, single_updates = (2, 3) if quick else (5, 8)
     # the side-by-side rows, interleaved: each round measures every row once, so a change of the machine's load
     # (it is shared) falls on all rows of a round alike; ratios are taken per round, then the median

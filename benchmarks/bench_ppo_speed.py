@@ -16,7 +16,7 @@ does not dominate). Reported per trainer:
 
 Raw simulation is ``env.step`` with uniform random actions (and ``reset`` when an episode ends) on the
 same Gymnasium env, the ceiling any trainer can reach with one environment. Stable-Baselines3 is an
-optional, benchmark-only dependency (``pip install stable-baselines3``); without it the SB3 rows say so.
+optional, benchmark-only dependency (``pip install -e '.[peers]'``); without it the SB3 rows say so.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main() -> None:
     except ImportError:
         sb3_version = None
         print("stable-baselines3 is not installed: the SB3 rows are skipped "
-              "(pip install stable-baselines3 into this venv; it is a benchmark-only dependency)")
+              "(pip install -e '.[peers]' into this venv; it is a benchmark-only dependency)")
     runs: dict[str, list[dict[str, Any]]] = {"raw": [], "pgcheck": [], "sb3": []}
     print(f"Hopper-v5, {args.steps} steps per trainer, {args.repeats} repetition(s); SB3 {sb3_version or '-'}")
     res = run_child("raw", args.raw_steps)
