@@ -153,6 +153,15 @@ def _tanh(a: Num) -> Num:
     return iv.mpf([-1 if t.a < -m else r.a, 1 if t.b > m else r.b])
 
 
+def _sin_cos(t: Any, sine: bool) -> Any:
+    """sin or cos of the interval ``t``. An interval wider than a period (sin(exp(10**6)): the argument is
+    known only to ~2^1442695 at any working precision) gets [-1, 1] at once, which is always an enclosure;
+    mpmath would first reduce both ends mod π/2, which takes minutes for such arguments."""
+    if not (mpmath.isfinite(t.a) and mpmath.isfinite(t.b)) or t.b - t.a > 7:  # 7 > 2π
+        return iv.mpf([-1, 1])
+    return (iv.sin if sine else iv.cos)(t)
+
+
 def _sqrt(a: Num) -> Num:
     if isinstance(a, Fraction):
         if a < 0:
@@ -241,7 +250,7 @@ class Evaluator:
             a = self.num(e.args[0])
             if isinstance(a, Fraction) and a == 0:
                 return Fraction(0 if isinstance(e, sympy.sin) else 1)
-            return (iv.sin if isinstance(e, sympy.sin) else iv.cos)(to_iv(a))
+            return _sin_cos(to_iv(a), isinstance(e, sympy.sin))
         if isinstance(e, sympy.Abs):
             a = self.num(e.args[0])
             return abs(a)

@@ -89,6 +89,21 @@ def test_astronomical_constants_are_refused_not_hung() -> None:
             validate(text, options=FRESH)
 
 
+def test_sin_and_cos_of_an_argument_wider_than_a_period_are_all_of_minus_1_to_1() -> None:
+    # exp(10**6) is known only to ~2^1442695 at any working precision: reducing it mod π/2 took mpmath
+    # minutes, in the parse (before the time limit), so a check of the text below ran 3 min for a 60 s limit
+    huge = sympy.exp(10**6)
+    for fn in (sympy.sin, sympy.cos):
+        v = enclose.evaluate(fn(huge), None, 128)
+        assert not isinstance(v, Fraction) and (v.a, v.b) == (-1, 1)
+        narrow = enclose.evaluate(fn(sympy.Integer(10**30)), None, 512)   # control: exact, reduced as usual
+        assert not isinstance(narrow, Fraction) and narrow.b - narrow.a < mpmath.mpf(10) ** -100
+    cert = validate("(y - 1e-30) * ((2 + sin(exp(1e6))) if y > -1 and log1p(y) < 1 else (1 + x**3))",
+                    options=FRESH)
+    assert cert.property("1a").verdict == "refuted"     # f(x, 0) = -1e-30 (2 + sin(e^1e6)), in [-3e-30, -1e-30]
+    assert validate("y * (2 + sin(exp(1e6)))", options=FRESH).overall == "VALID"
+
+
 def test_nonnegative_needs_no_strict_sign() -> None:
     from pgcheck import decide
     from pgcheck.symbols import X
