@@ -103,8 +103,16 @@ class Source:
     function: ArrayFn | None
 
 
-def resolve(text: str, params: Mapping[str, str] | None = None) -> Source:
-    """Turn ``NAME``, ``EXPR`` or ``module:function`` into a :class:`Source`; raises ExprError."""
+def resolve(text: str, params: Mapping[str, str] | None = None, seconds: float | None = None) -> Source:
+    """Turn ``NAME``, ``EXPR`` or ``module:function`` into a :class:`Source`; raises ExprError. Reading an
+    expression (which settles its constants with certified numbers) gets at most ``seconds`` when given
+    (on the main thread; off it no timer can be armed, and it runs unlimited), then it is an ExprError."""
+    if seconds is not None and deadline.can_limit():
+        try:
+            return deadline.limited(lambda: resolve(text, params), seconds)
+        except deadline.TimeUp:
+            raise ExprError(f"reading the text took longer than the time limit ({seconds:g} s); simplify its "
+                            "constants") from None
     params = dict(params or {})
     stripped = text.strip() if isinstance(text, str) else text
     if isinstance(stripped, str) and stripped in scales.REGISTRY:
@@ -1027,7 +1035,7 @@ def certify(source: Source, options: Options = Options()) -> Certificate:
 
 def validate(text: str, params: Mapping[str, str] | None = None, options: Options = Options()) -> Certificate:
     """Check ``NAME``, ``EXPR`` or ``module:function`` against Assumption 5.1 (raises ExprError on bad input)."""
-    return certify(resolve(text, params), options)
+    return certify(resolve(text, params, options.time_limit_s), options)
 
 
 def checked_scale(text: str, params: Mapping[str, str] | None = None, options: Options = Options(),
@@ -1038,7 +1046,7 @@ def checked_scale(text: str, params: Mapping[str, str] | None = None, options: O
     is INVALID, and :class:`pgcheck.certificate.UnprovedScaleError` when ``require_proof`` is set and some
     property is only tested or undecided.
     """
-    source = resolve(text, params)
+    source = resolve(text, params, options.time_limit_s)
     cert = certify(source, options)
     if cert.overall == "INVALID":
         raise InvalidScaleError(cert)

@@ -6,6 +6,7 @@ import json
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -270,6 +271,21 @@ def test_a_certificate_cached_by_other_code_is_not_served(tmp_path: Path, monkey
     monkeypatch.setattr(check, "_FINGERPRINT", ["edited-validator"])
     validate("2 * y", options=Options())           # as after a fix to the validator: checked again
     assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_reading_the_text_is_under_the_time_limit_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgcheck import check
+
+    def slow_parse(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)   # as mpmath once spent minutes on sin(exp(1e6)) while the text was read
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(check, "parse", slow_parse)
+    with pytest.raises(ExprError, match="reading the text took longer than the time limit"):
+        check.resolve("2 * y", seconds=0.2)
+    with pytest.raises(ExprError, match="took longer"):
+        validate("2 * y", options=Options(use_cache=False, time_limit_s=0.2))
+    assert check.resolve("2 * y").expression is not None          # control: no limit, it is read
 
 
 def test_taylor_expansion_is_reported_next_to_ml() -> None:

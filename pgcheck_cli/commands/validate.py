@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     text = read_source(args)
     if ":" in text and os.getcwd() not in sys.path:  # a module:function in the current directory
         sys.path.insert(0, os.getcwd())
-    source = resolve(text, parse_params(args.param))
+    source = resolve(text, parse_params(args.param), seconds=args.time_limit)
     options = Options(timeout_ms=args.timeout_ms, budget=Budget(samples=args.samples),
                       use_cache=not args.no_cache, time_limit_s=args.time_limit)
     cert = certify(source, options)
