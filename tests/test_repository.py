@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,7 @@ def _untracked() -> set[str]:
     spec = importlib.util.spec_from_file_location("_mutate_harness", ROOT / "benchmarks" / "mutate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return set(module.UNTRACKED)
 
@@ -55,3 +57,9 @@ def test_conflict_markers_are_found() -> None:
     planted = b"a\n<<<<<<< HEAD\n/build/\n=======\n/.gpu_check/\n>>>>>>> gpu\n"
     assert conflict_markers(planted, "planted") == ["planted:2", "planted:6"]   # negative control
     assert conflict_markers(b"Title\n=======\n", "heading") == []   # a setext heading is not a marker
+
+
+def test_the_folders_left_out_of_copies_are_read_from_the_mutation_harness() -> None:
+    # the path taken in benchmarks/mutate.py's copies (no .git), exercised here in the checkout as well
+    untracked = _untracked()
+    assert {".venv", "runs", "build", "__pycache__"} <= untracked and "pgcheck" not in untracked
