@@ -26,6 +26,7 @@ a child process that is stopped when the budget is spent, and what has not finis
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import itertools
@@ -107,12 +108,6 @@ def resolve(text: str, params: Mapping[str, str] | None = None, seconds: float |
     """Turn ``NAME``, ``EXPR`` or ``module:function`` into a :class:`Source`; raises ExprError. Reading an
     expression (which settles its constants with certified numbers) gets at most ``seconds`` when given
     (on the main thread; off it no timer can be armed, and it runs unlimited), then it is an ExprError."""
-    if seconds is not None and deadline.can_limit():
-        try:
-            return deadline.limited(lambda: resolve(text, params), seconds)
-        except deadline.TimeUp:
-            raise ExprError(f"reading the text took longer than the time limit ({seconds:g} s); simplify its "
-                            "constants") from None
     params = dict(params or {})
     stripped = text.strip() if isinstance(text, str) else text
     if isinstance(stripped, str) and stripped in scales.REGISTRY:
@@ -124,7 +119,15 @@ def resolve(text: str, params: Mapping[str, str] | None = None, seconds: float |
         if params:
             raise ExprError("--param applies to expressions and named functions, not to module:function")
         return Source({"kind": "callable", "text": stripped}, None, _import_callable(stripped))
-    e = parse(text, {k: parse_number(v) for k, v in params.items()})
+    values = {k: parse_number(v) for k, v in params.items()}
+    if seconds is not None and deadline.can_limit():
+        try:
+            e = deadline.limited(lambda: parse(text, values), seconds)
+        except deadline.TimeUp:
+            raise ExprError(f"reading the text took longer than the time limit ({seconds:g} s); simplify its "
+                            "constants") from None
+    else:
+        e = parse(text, values)
     return Source({"kind": "expression", "text": e.source}, e, None)
 
 
@@ -915,20 +918,17 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "pgcheck" / "certificates"
 
 
-_FINGERPRINT: list[str] = []
-
-
+@functools.cache
 def code_fingerprint() -> str:
     """A hash of the source of every module of :mod:`pgcheck` (the validator's code, as it is now). Cached
     certificates are keyed on it as well as on the version: a verdict reached by other code, an older or
     edited checkout of the same version, is never served (it may be one a later fix would not reach)."""
-    if not _FINGERPRINT:
-        h = hashlib.sha256(__version__.encode())
-        for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-            h.update(path.relative_to(Path(__file__).resolve().parent).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
-        _FINGERPRINT.append(h.hexdigest()[:16])
-    return _FINGERPRINT[0]
+    package = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def _cache_path(chash: str, options: Options) -> Path:

@@ -150,37 +150,45 @@ def _split_logs(e: sympy.Basic) -> sympy.Basic:
     return e.replace(lambda a: isinstance(a, sympy.log), lambda a: split(a.args[0]))
 
 
-def proved_zero(e: sympy.Basic, env: Point | None = None) -> bool:
-    """True only when ``e`` (at ``env``, which must bind rationals) is *proved* exactly 0 by sympy's exact
-    algebra. Only branch-free expressions qualify: rebuilding one cannot make sympy decide a condition."""
+def _at_rational_point(e: sympy.Basic, env: Point | None) -> sympy.Basic | None:
+    """``e`` with the variables of ``env`` replaced by its rationals, or None when ``env`` binds an interval."""
     subs: dict[sympy.Basic, sympy.Basic] = {}
     for s, v in (env or {}).items():
         if not isinstance(v, Fraction):
-            return False
+            return None
         subs[s] = sympy.Rational(v.numerator, v.denominator)
+    return e.xreplace(subs)
+
+
+def proved_zero(e: sympy.Basic, env: Point | None = None) -> bool:
+    """True only when ``e`` (at ``env``, which must bind rationals) is *proved* exactly 0 by sympy's exact
+    algebra. Only branch-free expressions qualify: rebuilding one cannot make sympy decide a condition."""
     c = symbols.concrete(e)
     if c.has(*_BRANCHING) or not isinstance(c, sympy.Expr):
         return False
-    c = c.xreplace(subs)
-    if c.free_symbols:
+    at = _at_rational_point(c, env)
+    if at is None or at.free_symbols:
         return False
     try:
-        if sympy.expand(_split_logs(c)) == 0:
+        if sympy.expand(_split_logs(at)) == 0:
             return True
-        return bool(deadline.limited(lambda: sympy.simplify(_split_logs(c)) == 0, ZERO_PROOF_SECONDS))
+        return bool(deadline.limited(lambda: sympy.simplify(_split_logs(at)) == 0, ZERO_PROOF_SECONDS))
     except (deadline.TimeUp, TypeError, ValueError, ArithmeticError, RecursionError):
         return False
 
 
+def _has_branch(e: sympy.Basic) -> bool:
+    """Whether ``e`` holds a branch or a condition (a Symbol is a sympy Boolean too, so ``has`` cannot say)."""
+    return any(isinstance(n, _BRANCHING) and not isinstance(n, sympy.Symbol) for n in sympy.preorder_traversal(e))
+
+
 def equal_at(a: sympy.Basic, env_a: Point, b: sympy.Basic, env_b: Point) -> bool:
     """True only when a(env_a) = b(env_b) is *proved* by exact algebra (both points bind rationals): the
-    equality that interval arithmetic can never show for a transcendental value, as 3 - cos(1/1000) twice."""
-    def at_point(e: sympy.Basic, env: Point) -> sympy.Basic | None:
-        if not all(isinstance(v, Fraction) for v in env.values()):
-            return None
-        return e.xreplace({s: sympy.Rational(v.numerator, v.denominator) for s, v in env.items()
-                           if isinstance(v, Fraction)})
-    va, vb = at_point(a, env_a), at_point(b, env_b)
+    equality that interval arithmetic can never show for a transcendental value, as 3 - cos(1/1000) twice.
+    Branch-free a and b only: substituting a point into a branch could make sympy decide its condition."""
+    if _has_branch(symbols.concrete(a)) or _has_branch(symbols.concrete(b)):
+        return False
+    va, vb = _at_rational_point(a, env_a), _at_rational_point(b, env_b)
     if va is None or vb is None:
         return False
     return va == vb or proved_zero(sympy.Add(va, -vb))

@@ -264,7 +264,7 @@ class Encoder:
                         z3.Implies(z3.And(a < 0, a >= -PI_BELOW), v < 0)]
 
         def pairwise(a: Any, v: Any, b: Any, w: Any) -> list[Any]:
-            # |sin'| <= 1, and sin' = cos > 0 on (-pi/2, pi/2), which [-1.57, 1.57] is inside
+            # |sin'| <= 1, and sin' = cos > 0 on (-pi/2, pi/2), which [-1.57079, 1.57079] is inside
             return [abs_term(v - w) <= abs_term(a - b),
                     *_monotone_on(-HALF_PI_BELOW, HALF_PI_BELOW, a, v, b, w, increasing=True)]
 
@@ -301,8 +301,6 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
     sympy.StrictGreaterThan: lambda a, b: a > b, sympy.GreaterThan: lambda a, b: a >= b,
     sympy.Equality: lambda a, b: a == b, sympy.Unequality: lambda a, b: a != b,
 }
-
-
 
 
 def abs_term(t: Any) -> Any:

@@ -130,4 +130,5 @@ def test_equal_at_proves_what_intervals_cannot() -> None:
                            decide.at(Fraction(1, 2)))        # sin 1 = 2 sin(1/2) cos(1/2), by algebra
     assert not decide.equal_at(g, zero, g, decide.at(Fraction(1, 10**30)))  # negative control: 1e-30 apart
     assert not decide.equal_at(g, {X: enclose.interval(Fraction(0), Fraction(1), 64)}, g, zero)  # a box
+    assert not decide.equal_at(sympy.Abs(g), zero, g, zero)   # a branch: never substituted into (proved_zero's rule)
 
