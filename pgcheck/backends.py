@@ -5,7 +5,8 @@ The compilers walk the sympy tree and build closures; no source code is generate
 raises :class:`UnsupportedNode` (an internal error, not a user error).
 
 Piecewise branches are evaluated everywhere and selected with ``where``; floating-point warnings
-from unselected branches (e.g. ``log`` of a negative number) are expected and silenced.
+from unselected branches (e.g. ``log`` of a negative number) are expected and silenced. Every backend
+returns NaN wherever an input is NaN, whatever the branches say (a condition on NaN picks no branch).
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ class _Ops:
 
     def logical_not(self, a: Any) -> Any:
         return self.xp.logical_not(a)
+
+    def nan_where_input_nan(self, x: Any, y: Any, out: Any) -> Any:
+        """``out`` with NaN wherever ``x`` or ``y`` is NaN.
+
+        A comparison with NaN is False, so a branch condition on a NaN input would silently pick a branch
+        (``ppo``'s clip would turn a NaN advantage into a 0 update). f of a NaN input is undefined: NaN.
+        """
+        missing = self.xp.logical_or(self.xp.isnan(x), self.xp.isnan(y))
+        return self.where(missing, self.const(float("nan"), out), out)
 
 
 def _compile(expr: sympy.Basic, ops: _Ops) -> _Node:
@@ -160,12 +170,14 @@ def _compile(expr: sympy.Basic, ops: _Ops) -> _Node:
 
 def to_numpy(expr: sympy.Expr) -> ArrayFn:
     """f as a function of two broadcastable float arrays, returning a float64 array."""
-    node = _compile(expr, _Ops(np, is_torch=False))
+    ops = _Ops(np, is_torch=False)
+    node = _compile(expr, ops)
 
     def f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         with np.errstate(all="ignore"):
-            return np.asarray(node(xa, ya), dtype=np.float64)
+            out = np.asarray(node(xa, ya), dtype=np.float64)
+            return np.asarray(ops.nan_where_input_nan(xa, ya, out), dtype=np.float64)
     return f
 
 
@@ -173,10 +185,11 @@ def to_torch(expr: sympy.Expr) -> TensorFn:
     """f as a function of two broadcastable tensors; dtype and device follow ``x``."""
     import torch
 
-    node = _compile(expr, _Ops(torch, is_torch=True))
+    ops = _Ops(torch, is_torch=True)
+    node = _compile(expr, ops)
 
     def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         xb, yb = torch.broadcast_tensors(x, y.to(x.dtype))  # type: ignore[no-untyped-call]
-        out: torch.Tensor = node(xb, yb)
+        out: torch.Tensor = ops.nan_where_input_nan(xb, yb, node(xb, yb))
         return out
     return f

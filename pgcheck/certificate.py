@@ -127,6 +127,8 @@ class CheckedScale:
 
     ``numpy(x, y)`` and ``torch(x, y)`` evaluate f elementwise; the torch form is evaluated without
     gradient tracking because every update form uses f as a per-sample coefficient (eqs. 31-34).
+    Both return NaN wherever ΔO or ΔR is NaN, for expressions and trusted callables alike: a NaN must
+    reach the trainer's non-finite guard, never become a silent 0 through a branch condition.
     """
 
     def __init__(self, certificate: Certificate, numpy_fn: ArrayFn, torch_fn: TensorFn | None,
@@ -148,16 +150,21 @@ class CheckedScale:
         return self.certificate.overall == "VALID"
 
     def numpy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self._numpy(x, y)
+        out = np.asarray(self._numpy(x, y), dtype=np.float64)
+        missing = np.isnan(np.asarray(x, dtype=np.float64)) | np.isnan(np.asarray(y, dtype=np.float64))
+        return np.where(missing, np.nan, out) if missing.any() else out
 
     def torch(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         import torch as _torch
 
         with _torch.no_grad():
             if self._torch is not None:
-                return self._torch(x.detach(), y.detach())
-            out = self._numpy(x.detach().cpu().double().numpy(), y.detach().cpu().double().numpy())
-            return _torch.as_tensor(out, dtype=x.dtype, device=x.device)
+                out = self._torch(x.detach(), y.detach())
+            else:
+                out = _torch.as_tensor(self.numpy(x.detach().cpu().double().numpy(),
+                                                  y.detach().cpu().double().numpy()), dtype=x.dtype, device=x.device)
+            missing = _torch.isnan(x) | _torch.isnan(y)
+            return _torch.where(missing, _torch.full_like(out, float("nan")), out)
 
     def __repr__(self) -> str:
         return f"CheckedScale({self.name!r}, {self.certificate.overall})"
